@@ -1,0 +1,142 @@
+"""Features of a chat message: rule numbers, negation-marked words and character n-grams."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from groupops.text._classify_cues import complaint_cue_count, question_cues
+from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon
+from groupops.text._classify_tokens import MessageTokenizer
+from groupops.text.hygiene import detect_spam
+from groupops.text.sentiment import lexicon_sentiment
+
+__all__ = ["DENSE_FEATURE_NAMES", "MessageAnalysis", "MessageFeaturizer", "analyse_message", "marked_tokens"]
+
+ANALYSED_CHARACTERS = 2_000
+"""Only the first characters of a very long message are analysed (chat messages are short)."""
+
+NEGATED_PREFIX = "¬"
+_CLAUSE_BREAKS = frozenset(",，。.!！?？;；~～、…")
+_NEGATION_WINDOW = 3
+_DENSE_WEIGHT = 1.0
+
+DENSE_FEATURE_NAMES: tuple[str, ...] = (
+    "lexicon_positive",
+    "lexicon_negative",
+    "lexicon_score",
+    "negated_positive",
+    "negated_negative",
+    "contrast",
+    "last_clause",
+    "question_mark",
+    "final_particle",
+    "interrogatives",
+    "requests",
+    "question_patterns",
+    "rhetorical",
+    "rule_question",
+    "complaint_cues",
+    "length",
+    "very_short",
+    "spam_score",
+    *(f"intent_{intent}" for intent in INTENT_IDS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageAnalysis:
+    """One normalised message, its marked words and its rule features."""
+
+    normalised: str
+    marked_tokens: tuple[str, ...]
+    dense: np.ndarray
+
+
+def marked_tokens(tokens: Sequence[str], lexicon: ClassifierLexicon) -> list[str]:
+    """The words with those inside a negation scope prefixed by ``¬`` (不贵 → 不, ¬贵)."""
+    marked: list[str] = []
+    left = 0
+    for token in tokens:
+        if token in _CLAUSE_BREAKS or token in lexicon.contrast_markers:
+            left = 0
+            marked.append(token)
+        elif token in lexicon.negators:
+            left = _NEGATION_WINDOW
+            marked.append(token)
+        elif left and token not in lexicon.fixed_phrases:
+            marked.append(NEGATED_PREFIX + token)
+            left = 0 if lexicon.polarity(token) else left - (token not in lexicon.scope_fillers)
+        else:
+            marked.append(token)
+    return marked
+
+
+def _capped(value: float, cap: float) -> float:
+    return min(value, cap) / cap
+
+
+def _dense_features(normalised: str, tokens: Sequence[str], lexicon: ClassifierLexicon) -> np.ndarray:
+    sentiment = lexicon_sentiment(tokens, lexicon)
+    cues = question_cues(normalised, lexicon)
+    values = [
+        _capped(sentiment.positive, 4.0),
+        _capped(sentiment.negative, 4.0),
+        sentiment.score,
+        _capped(sentiment.negated_positive, 2.0),
+        _capped(sentiment.negated_negative, 2.0),
+        float(sentiment.contrast),
+        math.tanh(sentiment.last_clause / 2.0),
+        float(cues.question_mark),
+        float(cues.final_particle),
+        _capped(cues.interrogatives, 3.0),
+        _capped(cues.requests, 2.0),
+        _capped(cues.patterns, 2.0),
+        _capped(cues.rhetorical, 2.0),
+        float(cues.looks_like_question),
+        _capped(complaint_cue_count(normalised, lexicon), 3.0),
+        _capped(math.log1p(len(normalised)), 5.0),
+        float(len(normalised) <= 3),
+        min(detect_spam(normalised).score, 2.0) / 2.0,
+    ]
+    values.extend(_capped(lexicon.intents[intent].count(normalised), 3.0) for intent in INTENT_IDS)
+    return np.asarray(values, dtype=np.float64)
+
+
+def analyse_message(normalised: str, tokenizer: MessageTokenizer, lexicon: ClassifierLexicon) -> MessageAnalysis:
+    """Tokens, negation marks and rule features of one normalised message."""
+    clipped = normalised[:ANALYSED_CHARACTERS]
+    tokens = tokenizer.tokens(clipped)
+    return MessageAnalysis(clipped, tuple(marked_tokens(tokens, lexicon)), _dense_features(clipped, tokens, lexicon))
+
+
+def _identity(tokens: Sequence[str]) -> Sequence[str]:
+    return tokens
+
+
+class MessageFeaturizer:
+    """Character 1–3-grams + negation-marked words (TF-IDF) + the scaled rule features."""
+
+    def __init__(self) -> None:
+        self._characters = TfidfVectorizer(
+            analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, lowercase=False, dtype=np.float64
+        )
+        self._words = TfidfVectorizer(analyzer=_identity, min_df=1, sublinear_tf=True, dtype=np.float64)
+
+    def fit(self, analyses: Sequence[MessageAnalysis]) -> MessageFeaturizer:
+        """Learn the n-gram and word vocabularies."""
+        self._characters.fit([analysis.normalised for analysis in analyses])
+        self._words.fit([analysis.marked_tokens for analysis in analyses])
+        return self
+
+    def transform(self, analyses: Sequence[MessageAnalysis]) -> sparse.csr_matrix:
+        """One sparse feature row per message."""
+        characters = self._characters.transform([analysis.normalised for analysis in analyses])
+        words = self._words.transform([analysis.marked_tokens for analysis in analyses])
+        dense = sparse.csr_matrix(np.vstack([analysis.dense for analysis in analyses]) * _DENSE_WEIGHT)
+        return sparse.hstack([characters, words, dense], format="csr")

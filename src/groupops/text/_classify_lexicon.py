@@ -1,0 +1,201 @@
+"""Lexicons and cue lists of the message classifier, loaded from ``data/classify/*.yaml``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from groupops.errors import ConfigurationError
+
+__all__ = [
+    "INTENT_IDS",
+    "ClassifierLexicon",
+    "CueSet",
+    "SpamLexicon",
+    "classify_data_directory",
+    "default_classifier_lexicon",
+    "default_spam_lexicon",
+    "load_classifier_lexicon",
+    "load_spam_lexicon",
+]
+
+INTENT_IDS: tuple[str, ...] = (
+    "size_fit",
+    "logistics",
+    "price_discount",
+    "material_care",
+    "after_sales",
+    "order_status",
+    "activity_points",
+    "praise",
+    "check_in",
+    "poll_vote",
+    "spam_ad",
+)
+"""The intent ids, in the order they are reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class CueSet:
+    """Substrings and compiled regular expressions that signal one thing."""
+
+    substrings: tuple[str, ...]
+    patterns: tuple[re.Pattern[str], ...]
+
+    def count(self, text: str) -> int:
+        """How many of the cues occur in ``text`` (each cue counted once)."""
+        found = sum(1 for cue in self.substrings if cue in text)
+        return found + sum(1 for pattern in self.patterns if pattern.search(text))
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifierLexicon:
+    """Everything the rules of the classifier read from the data files."""
+
+    positive: dict[str, float]
+    negative: dict[str, float]
+    fixed_phrases: frozenset[str]
+    negators: frozenset[str]
+    scope_fillers: frozenset[str]
+    intensifiers: dict[str, float]
+    diminishers: dict[str, float]
+    contrast_markers: frozenset[str]
+    concession_markers: frozenset[str]
+    contrast_weight: float
+    concession_weight: float
+    emoji: dict[str, float]
+    question_final_particles: frozenset[str]
+    question_interrogatives: CueSet
+    question_requests: CueSet
+    question_patterns: CueSet
+    rhetorical: CueSet
+    complaint: CueSet
+    intents: dict[str, CueSet]
+
+    def polarity(self, word: str) -> float:
+        """The signed lexicon weight of ``word`` (0 when it carries no sentiment)."""
+        return self.positive.get(word) or self.negative.get(word) or 0.0
+
+    def vocabulary(self) -> set[str]:
+        """Every multi-character word the tokenizer should keep whole."""
+        words = set(self.positive) | set(self.negative) | set(self.fixed_phrases) | set(self.negators)
+        words |= set(self.intensifiers) | set(self.diminishers) | self.contrast_markers | self.concession_markers
+        return {word for word in words if len(word) > 1}
+
+
+@dataclass(frozen=True, slots=True)
+class SpamLexicon:
+    """Cue lists of spam and hard-ad detection."""
+
+    strong_contact: tuple[str, ...]
+    weak_contact: tuple[str, ...]
+    qr_code: tuple[str, ...]
+    hard_ad: tuple[str, ...]
+
+
+def classify_data_directory() -> Path:
+    """The folder holding the shipped lexicons and labelled messages."""
+    return Path(str(resources.files("groupops.text").joinpath("data", "classify")))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigurationError(f"cannot read lexicon {path}: {error}") from error
+    if not isinstance(loaded, dict):
+        raise ConfigurationError(f"lexicon {path} must be a mapping at the top level")
+    return loaded
+
+
+def _weights(section: Any, name: str) -> dict[str, float]:
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"lexicon section {name!r} must map words to numbers")
+    try:
+        return {str(word).lower(): float(weight) for word, weight in section.items()}
+    except (TypeError, ValueError) as error:
+        raise ConfigurationError(f"lexicon section {name!r} has a non-numeric weight") from error
+
+
+def _words(section: Any, name: str) -> tuple[str, ...]:
+    if section is None:
+        return ()
+    if not isinstance(section, list):
+        raise ConfigurationError(f"lexicon section {name!r} must be a list of words")
+    return tuple(str(word).lower() for word in section)
+
+
+def _cue_set(section: Any, name: str) -> CueSet:
+    section = section or {}
+    if not isinstance(section, dict):
+        raise ConfigurationError(f"cue section {name!r} must have 'substrings' and/or 'patterns'")
+    try:
+        patterns = tuple(re.compile(str(pattern)) for pattern in section.get("patterns") or ())
+    except re.error as error:
+        raise ConfigurationError(f"cue section {name!r} has a bad pattern: {error}") from error
+    return CueSet(_words(section.get("substrings"), name), patterns)
+
+
+def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
+    """Read ``sentiment.yaml``, ``cues.yaml`` and ``intents.yaml`` from ``directory``."""
+    folder = directory or classify_data_directory()
+    sentiment = _read_yaml(folder / "sentiment.yaml")
+    cues = _read_yaml(folder / "cues.yaml")
+    intents = _read_yaml(folder / "intents.yaml")
+    unknown = set(intents) - set(INTENT_IDS)
+    if unknown:
+        raise ConfigurationError(f"intents.yaml names unknown intents: {sorted(unknown)}")
+    question = cues.get("question") or {}
+    return ClassifierLexicon(
+        positive=_weights(sentiment.get("positive"), "positive"),
+        negative=_weights(sentiment.get("negative"), "negative"),
+        fixed_phrases=frozenset(_words(sentiment.get("fixed_phrases"), "fixed_phrases")),
+        negators=frozenset(_words(sentiment.get("negators"), "negators")),
+        scope_fillers=frozenset(_words(sentiment.get("scope_fillers"), "scope_fillers")),
+        intensifiers=_weights(sentiment.get("intensifiers") or {}, "intensifiers"),
+        diminishers=_weights(sentiment.get("diminishers") or {}, "diminishers"),
+        contrast_markers=frozenset(_words(sentiment.get("contrast_markers"), "contrast_markers")),
+        concession_markers=frozenset(_words(sentiment.get("concession_markers"), "concession_markers")),
+        contrast_weight=float(sentiment.get("contrast_weight", 1.8)),
+        concession_weight=float(sentiment.get("concession_weight", 0.5)),
+        emoji=_weights(sentiment.get("emoji") or {}, "emoji"),
+        question_final_particles=frozenset(_words(question.get("final_particles"), "final_particles")),
+        question_interrogatives=CueSet(_words(question.get("interrogatives"), "interrogatives"), ()),
+        question_requests=CueSet(_words(question.get("requests"), "requests"), ()),
+        question_patterns=_cue_set({"patterns": question.get("patterns")}, "question.patterns"),
+        rhetorical=_cue_set(cues.get("rhetorical"), "rhetorical"),
+        complaint=_cue_set(cues.get("complaint"), "complaint"),
+        intents={intent: _cue_set(intents.get(intent), intent) for intent in INTENT_IDS},
+    )
+
+
+def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:
+    """Read ``spam.yaml`` from ``directory`` (default: the shipped one)."""
+    data = _read_yaml((directory or classify_data_directory()) / "spam.yaml")
+    contact = data.get("contact_request") or {}
+    if not isinstance(contact, dict):
+        raise ConfigurationError("spam.yaml: 'contact_request' must have 'strong' and 'weak' lists")
+    return SpamLexicon(
+        strong_contact=_words(contact.get("strong"), "contact_request.strong"),
+        weak_contact=_words(contact.get("weak"), "contact_request.weak"),
+        qr_code=_words(data.get("qr_code"), "qr_code"),
+        hard_ad=_words(data.get("hard_ad"), "hard_ad"),
+    )
+
+
+@cache
+def default_classifier_lexicon() -> ClassifierLexicon:
+    """The shipped classifier lexicon, read once per process."""
+    return load_classifier_lexicon()
+
+
+@cache
+def default_spam_lexicon() -> SpamLexicon:
+    """The shipped spam lexicon, read once per process."""
+    return load_spam_lexicon()

@@ -1,0 +1,1 @@
+"""WeCom integration: callback crypto, callback messages, the server API client and senders."""
