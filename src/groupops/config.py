@@ -135,3 +135,16 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings from the environment (cached); faces pass overrides with ``Settings(data=...)``."""
     return Settings()
+
+
+def settings_table_markdown() -> str:
+    """The Markdown table of every setting, as in ``docs/settings.md``."""
+    rows = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = "(unset)" if field.default is None else f"`{field.default}`"
+        rows.append(f"| `{name}` | `GROUPOPS_{name.upper()}` | {default} | {field.description} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(settings_table_markdown())

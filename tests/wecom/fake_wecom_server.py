@@ -49,11 +49,16 @@ class FakeWeComServer:
     """Start with ``with FakeWeComServer() as server:``; ``server.base_url`` is the API root."""
 
     def __init__(
-        self, corp_id: str = "wwfakecorp", corp_secret: str = "fake-secret", webhook_keys: tuple[str, ...] = ("robot-a", "robot-b")
+        self,
+        corp_id: str = "wwfakecorp",
+        corp_secret: str = "fake-secret",
+        webhook_keys: tuple[str, ...] = ("robot-a", "robot-b"),
     ) -> None:
         self.state = _State(corp_id=corp_id, corp_secret=corp_secret, webhook_keys=set(webhook_keys))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self.state))
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -96,7 +101,7 @@ class FakeWeComServer:
 
 def _handler_for(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the access log
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def do_GET(self) -> None:
@@ -138,7 +143,10 @@ def _injected(state: _State, endpoint: str) -> dict[str, Any] | None:
         queue = state.injected.get(endpoint)
         if queue:
             code = queue.popleft()
-            return {"errcode": code, "errmsg": {-1: "system busy", 45009: "api freq out of limit"}.get(code, "injected")}
+            return {
+                "errcode": code,
+                "errmsg": {-1: "system busy", 45009: "api freq out of limit"}.get(code, "injected"),
+            }
     return None
 
 
@@ -195,7 +203,10 @@ def _add_msg_template(state: _State, query: dict[str, str], body: str) -> dict[s
     token = query.get("access_token", "")
     with state.lock:
         if token not in state.valid_tokens:
-            return {"errcode": 42001 if token.startswith("fake-token-") else 40014, "errmsg": "invalid access_token"}
+            return {
+                "errcode": 42001 if token.startswith("fake-token-") else 40014,
+                "errmsg": "invalid access_token",
+            }
     payload = json.loads(body)
     if payload.get("chat_type") != "group" or not payload.get("sender"):
         return {"errcode": 40003, "errmsg": "chat_type group needs a sender"}

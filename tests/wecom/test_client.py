@@ -26,7 +26,12 @@ from .fake_wecom_server import FakeWeComServer
 
 def _client(server: FakeWeComServer, clock: FakeClock, **options: object) -> WeComClient:
     return WeComClient(
-        "wwfakecorp", "fake-secret", base_url=server.base_url, clock=clock, sleep=clock.sleep, **options  # type: ignore[arg-type]
+        "wwfakecorp",
+        "fake-secret",
+        base_url=server.base_url,
+        clock=clock,
+        sleep=clock.sleep,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -36,13 +41,18 @@ def test_robot_text_reaches_the_server(fake_wecom: FakeWeComServer, fake_clock: 
     [message] = fake_wecom.received
     payload = json.loads(message.body)
     assert message.target == "robot-a"
-    assert payload == {"msgtype": "text", "text": {"content": "今日穿搭小投票开始啦", "mentioned_list": ["wmA"]}}
+    assert payload == {
+        "msgtype": "text",
+        "text": {"content": "今日穿搭小投票开始啦", "mentioned_list": ["wmA"]},
+    }
 
 
 def test_markdown_and_news(fake_wecom: FakeWeComServer, fake_clock: FakeClock) -> None:
     with _client(fake_wecom, fake_clock) as client:
         client.send_robot_markdown("robot-a", "**新品预告**\n> 周五 20:00")
-        client.send_robot_news("robot-b", [NewsArticle("秋冬外套指南", "https://example.com/a", "三步选对外套")])
+        client.send_robot_news(
+            "robot-b", [NewsArticle("秋冬外套指南", "https://example.com/a", "三步选对外套")]
+        )
     kinds = [json.loads(message.body)["msgtype"] for message in fake_wecom.received]
     assert kinds == ["markdown", "news"]
     assert json.loads(fake_wecom.received[1].body)["news"]["articles"][0]["description"] == "三步选对外套"
@@ -110,7 +120,9 @@ def test_rate_limiter_rejects_bad_settings() -> None:
 
 
 @pytest.mark.parametrize("errcode", [-1, 45009, 45033])
-def test_retries_with_exponential_backoff(fake_wecom: FakeWeComServer, fake_clock: FakeClock, errcode: int) -> None:
+def test_retries_with_exponential_backoff(
+    fake_wecom: FakeWeComServer, fake_clock: FakeClock, errcode: int
+) -> None:
     fake_wecom.inject_errors("webhook/send", errcode, errcode)
     with _client(fake_wecom, fake_clock, backoff_base_seconds=0.5) as client:
         client.send_robot_text("robot-a", "重试后送达")
@@ -121,7 +133,10 @@ def test_retries_with_exponential_backoff(fake_wecom: FakeWeComServer, fake_cloc
 
 def test_gives_up_after_the_last_attempt(fake_wecom: FakeWeComServer, fake_clock: FakeClock) -> None:
     fake_wecom.inject_errors("webhook/send", -1, -1, -1)
-    with _client(fake_wecom, fake_clock, max_attempts=3) as client, pytest.raises(WeComSystemBusyError) as excinfo:
+    with (
+        _client(fake_wecom, fake_clock, max_attempts=3) as client,
+        pytest.raises(WeComSystemBusyError) as excinfo,
+    ):
         client.send_robot_text("robot-a", "x")
     assert excinfo.value.errcode == -1 and fake_clock.sleeps == [1.0, 2.0]
     fake_wecom.inject_errors("webhook/send", 45009, 45009)
@@ -148,16 +163,18 @@ def test_access_token_is_cached_until_it_expires(fake_wecom: FakeWeComServer, fa
 
 
 def test_wrong_secret_is_a_token_error(fake_wecom: FakeWeComServer, fake_clock: FakeClock) -> None:
-    client = WeComClient("wwfakecorp", "wrong", base_url=fake_wecom.base_url, clock=fake_clock, sleep=fake_clock.sleep)
+    client = WeComClient(
+        "wwfakecorp", "wrong", base_url=fake_wecom.base_url, clock=fake_clock, sleep=fake_clock.sleep
+    )
     with client, pytest.raises(WeComAccessTokenError) as excinfo:
         client.access_token()
     assert excinfo.value.errcode == 40001
 
 
 def test_missing_credentials_are_a_token_error() -> None:
-    with WeComClient(transport=httpx.MockTransport(lambda request: httpx.Response(500))) as client:
-        with pytest.raises(WeComAccessTokenError, match="not configured"):
-            client.add_group_msg_template("zhangsan", "x")
+    client = WeComClient(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+    with client, pytest.raises(WeComAccessTokenError, match="not configured"):
+        client.add_group_msg_template("zhangsan", "x")
 
 
 def test_mass_send_group_template(fake_wecom: FakeWeComServer, fake_clock: FakeClock) -> None:
@@ -206,6 +223,8 @@ def test_non_json_answer_is_a_transport_error() -> None:
 def test_server_errors_count_as_system_busy() -> None:
     answers = iter([httpx.Response(502), httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})])
     sleeps: list[float] = []
-    with WeComClient(transport=httpx.MockTransport(lambda request: next(answers)), sleep=sleeps.append) as client:
+    with WeComClient(
+        transport=httpx.MockTransport(lambda request: next(answers)), sleep=sleeps.append
+    ) as client:
         assert client.send_robot_text("robot-a", "x")["errcode"] == 0
     assert sleeps == [1.0]

@@ -51,7 +51,10 @@ def test_published_verify_url_vector(crypto: WeComCrypto) -> None:
 
 
 def test_published_signature_is_sha1_of_sorted_parts() -> None:
-    assert signature_for(TOKEN, VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"]) == VERIFY["msg_signature"]
+    assert (
+        signature_for(TOKEN, VERIFY["timestamp"], VERIFY["nonce"], VERIFY["echostr"])
+        == VERIFY["msg_signature"]
+    )
 
 
 def test_sample_post_blocks_decrypt_with_the_sample_key(crypto: WeComCrypto) -> None:
@@ -77,16 +80,22 @@ def test_truncated_sample_post_is_refused_on_signature(crypto: WeComCrypto) -> N
 
 
 def test_encrypt_then_decrypt_reply(crypto: WeComCrypto) -> None:
-    reply = crypto.encrypt_message("<xml><Content><![CDATA[你好]]></Content></xml>", "1372623149", "1409659813")
+    reply = crypto.encrypt_message(
+        "<xml><Content><![CDATA[你好]]></Content></xml>", "1372623149", "1409659813"
+    )
     root = parse_xml_safely(reply)
     signature = root.findtext("MsgSignature") or ""
     assert root.findtext("TimeStamp") == "1409659813"
     assert root.findtext("Nonce") == "1372623149"
-    assert crypto.decrypt_message(reply, signature, "1409659813", "1372623149").endswith("你好]]></Content></xml>")
+    assert crypto.decrypt_message(reply, signature, "1409659813", "1372623149").endswith(
+        "你好]]></Content></xml>"
+    )
 
 
 def test_encrypt_is_deterministic_with_injected_randomness() -> None:
-    fixed = WeComCrypto(TOKEN, AES_KEY, CORP_ID, random_bytes=lambda n: b"0960688932c47ef1"[:n], clock=lambda: 1409659813.9)
+    fixed = WeComCrypto(
+        TOKEN, AES_KEY, CORP_ID, random_bytes=lambda n: b"0960688932c47ef1"[:n], clock=lambda: 1409659813.9
+    )
     first = fixed.encrypt_message("hello", "abc")
     assert first == fixed.encrypt_message("hello", "abc")
     assert "<TimeStamp>1409659813</TimeStamp>" in first
@@ -114,7 +123,10 @@ def test_round_trip_property(plain: str, nonce: str, timestamp: int) -> None:
     reply = parse_xml_safely(crypto.encrypt_message(plain, nonce, timestamp))
     ciphertext = reply.findtext("Encrypt") or ""
     assert len(base64.b64decode(ciphertext)) % 32 == 0
-    assert crypto.decrypt_message(ciphertext, reply.findtext("MsgSignature") or "", str(timestamp), nonce) == plain
+    assert (
+        crypto.decrypt_message(ciphertext, reply.findtext("MsgSignature") or "", str(timestamp), nonce)
+        == plain
+    )
 
 
 @settings(max_examples=30, deadline=None)

@@ -45,13 +45,18 @@ def test_add_member_event() -> None:
     assert event.change_type == "update" and event.update_detail == "add_member"
     assert event.chat_id == "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
     assert event.join_scene == 3 and event.member_change_count == 2
-    assert event.member_change_list == ("wmEAlECwAAHrbWYDOK5u3Af13xlYDDNQ", "wmEAlECwAAHrbWYDOK5u3Af13xlYDDNR")
+    assert event.member_change_list == (
+        "wmEAlECwAAHrbWYDOK5u3Af13xlYDDNQ",
+        "wmEAlECwAAHrbWYDOK5u3Af13xlYDDNR",
+    )
     assert event.header.create_time == 1403610513 and event.header.to_user_name == "ww1436e0e65a779aee"
     assert event.member_version == "71217227bbd112ecfe3a49c482195cb4"
 
 
 def test_del_member_carries_quit_scene() -> None:
-    event = parse_callback_event(_chat("update", "del_member", "<QuitScene>1</QuitScene><MemChangeCnt>1</MemChangeCnt>"))
+    event = parse_callback_event(
+        _chat("update", "del_member", "<QuitScene>1</QuitScene><MemChangeCnt>1</MemChangeCnt>")
+    )
     assert isinstance(event, ExternalChatChange)
     assert event.quit_scene == 1 and event.join_scene is None
 
@@ -72,7 +77,12 @@ def test_create_and_dismiss(change_type: str) -> None:
 @pytest.mark.parametrize(
     ("change_type", "extra", "field", "value"),
     [
-        ("add_external_contact", "<State>qr-store-7</State><WelcomeCode>WELCOME</WelcomeCode>", "welcome_code", "WELCOME"),
+        (
+            "add_external_contact",
+            "<State>qr-store-7</State><WelcomeCode>WELCOME</WelcomeCode>",
+            "welcome_code",
+            "WELCOME",
+        ),
         ("del_external_contact", "<Source>DELETE_BY_TRANSFER</Source>", "source", "DELETE_BY_TRANSFER"),
         ("del_follow_user", "", "state", None),
         ("transfer_fail", "<FailReason>customer_refused</FailReason>", "fail_reason", "customer_refused"),
@@ -86,7 +96,9 @@ def test_external_contact_changes(change_type: str, extra: str, field: str, valu
     )
     event = parse_callback_event(xml)
     assert isinstance(event, ExternalContactChange)
-    assert event.change_type == change_type and event.user_id == "zhangsan" and event.external_user_id == "wmX"
+    assert (
+        event.change_type == change_type and event.user_id == "zhangsan" and event.external_user_id == "wmX"
+    )
     assert getattr(event, field) == value
 
 

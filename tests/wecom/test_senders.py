@@ -69,7 +69,9 @@ def test_concurrent_sends_of_one_key_deliver_once(client: WeComClient, fake_weco
     sender = RobotSender(client, "robot-a")
     message = OutgoingMessage("same", "g", "并发")
     statuses: list[str] = []
-    threads = [threading.Thread(target=lambda: statuses.append(sender.send(message).status)) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: statuses.append(sender.send(message).status)) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

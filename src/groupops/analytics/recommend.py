@@ -89,7 +89,7 @@ def _parse_times(values: pd.Series, where: str) -> pd.Series:
     return times
 
 
-def _check_columns(purchases: pd.DataFrame, columns: Iterable[str | None]) -> None:
+def _check_columns(purchases: pd.DataFrame, columns: tuple[str | None, ...]) -> None:
     missing = [name for name in columns if name is not None and name not in purchases.columns]
     if missing:
         raise InputFormatError(f"purchases: missing column(s) {', '.join(map(repr, missing))}")

@@ -211,7 +211,7 @@ def handle_event(
     actions: list[Action] = []
     for skill in skills:
         context = SkillContext(profile, event, replace(state, skill_states=MappingProxyType(skill_states)))
-        current = skill_states.get(skill.name, None)
+        current = skill_states.get(skill.name)
         result = skill.handle(event, current if current is not None else skill.initial_state(), context)
         skill_states[skill.name] = result.state
         actions.extend(_keyed(event, skill.name, result.actions))

@@ -97,6 +97,7 @@ class SpamLexicon:
     weak_contact: tuple[str, ...]
     qr_code: tuple[str, ...]
     hard_ad: tuple[str, ...]
+    promotion: tuple[str, ...]
 
 
 def classify_data_directory() -> Path:
@@ -186,6 +187,7 @@ def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:
         weak_contact=_words(contact.get("weak"), "contact_request.weak"),
         qr_code=_words(data.get("qr_code"), "qr_code"),
         hard_ad=_words(data.get("hard_ad"), "hard_ad"),
+        promotion=_words(data.get("promotion"), "promotion"),
     )
 
 

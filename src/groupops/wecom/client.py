@@ -14,6 +14,7 @@ server with a fake clock and never wait for real.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -334,9 +335,8 @@ class WeComClient:
         for refreshed in (False, True):
             token = self.access_token(refresh=refreshed)
             try:
-                return self._with_retries(
-                    endpoint, lambda: self._post(path, {"access_token": token}, payload)
-                )
+                call = functools.partial(self._post, path, {"access_token": token}, payload)
+                return self._with_retries(endpoint, call)
             except WeComApiError as error:
                 if error.errcode not in TOKEN_INVALID_CODES:
                     raise

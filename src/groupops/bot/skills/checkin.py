@@ -127,17 +127,35 @@ class CheckInSkill(Skill):
             member_id=event.member_id,
             data={"entries": [entry.__dict__ for entry in new_entries], "balance": record.points_balance},
         )
-        return SkillResult(new_state, (award, self._reply(event, self._success_text(name, record, context.profile.checkin_points, bonus))), True)
+        return SkillResult(
+            new_state,
+            (
+                award,
+                self._reply(event, self._success_text(name, record, context.profile.checkin_points, bonus)),
+            ),
+            True,
+        )
 
     def _ledger_entries(
         self, event: Event, record: MemberCheckIn, base: int, bonus: int, today: date
     ) -> tuple[PointsLedgerEntry, ...]:
         assert event.member_id is not None
         balance_after_base = record.points_balance - bonus
-        entries = [PointsLedgerEntry(f"{event.event_id}:checkin", event.member_id, today, base, "checkin", balance_after_base)]
+        entries = [
+            PointsLedgerEntry(
+                f"{event.event_id}:checkin", event.member_id, today, base, "checkin", balance_after_base
+            )
+        ]
         if bonus:
             entries.append(
-                PointsLedgerEntry(f"{event.event_id}:streak7", event.member_id, today, bonus, "streak_bonus", record.points_balance)
+                PointsLedgerEntry(
+                    f"{event.event_id}:streak7",
+                    event.member_id,
+                    today,
+                    bonus,
+                    "streak_bonus",
+                    record.points_balance,
+                )
             )
         return tuple(entries)
 
@@ -155,7 +173,9 @@ class CheckInSkill(Skill):
         record = state.members.get(event.member_id)
         if record is None:
             return self._reply(event, f"@{name} 还没有积分哦，回复“签到”开始 7 天养成计划～")
-        return self._reply(event, f"@{name} 当前积分 {record.points_balance}，已连续签到 {record.streak} 天。")
+        return self._reply(
+            event, f"@{name} 当前积分 {record.points_balance}，已连续签到 {record.streak} 天。"
+        )
 
     def _reply(self, event: Event, text: str) -> Action:
         mentioned = (event.member_id,) if event.member_id else ()

@@ -266,13 +266,17 @@ class DrawSkill(Skill):
                 return self._freeze(event, state, record, context)
             return self._reveal(event, state, record, context)
         except DrawRulesError as error:
-            return SkillResult(state, (Action("notify_admins", event.group_id, text=f"抽奖未执行：{error}"),), True)
+            return SkillResult(
+                state, (Action("notify_admins", event.group_id, text=f"抽奖未执行：{error}"),), True
+            )
 
     def _announce(self, event: Event, state: DrawState, context: SkillContext) -> SkillResult:
         spec = draw_spec_from_payload(event.payload)
         seed = str(event.payload.get("seed", ""))
         if len(seed) < 32:
-            raise DrawRulesError("the draw seed must be a secret of at least 32 characters (use new_draw_seed())")
+            raise DrawRulesError(
+                "the draw seed must be a secret of at least 32 characters (use new_draw_seed())"
+            )
         if spec.draw_at <= event.occurred_at:
             raise DrawRulesError(f"draw {spec.draw_id}: the draw time must be after the announcement")
         if spec.draw_id in state.draws:
@@ -280,7 +284,9 @@ class DrawSkill(Skill):
         commitment = seed_commitment(seed)
         text = draw_rules_text(spec, commitment)
         draws = {**state.draws, spec.draw_id: DrawRecord(spec, seed, commitment)}
-        action = Action("send_text", event.group_id, text=text, data={"draw_id": spec.draw_id, "commitment": commitment})
+        action = Action(
+            "send_text", event.group_id, text=text, data={"draw_id": spec.draw_id, "commitment": commitment}
+        )
         return SkillResult(DrawState(MappingProxyType(draws)), (action,), handled=True)
 
     def _eligible(self, event: Event, record: DrawRecord, context: SkillContext) -> tuple[str, ...]:
@@ -298,29 +304,45 @@ class DrawSkill(Skill):
             if checkin_days_between(checkins, member_id, first, last) >= record.spec.min_checkin_days
         )
 
-    def _freeze(self, event: Event, state: DrawState, record: DrawRecord, context: SkillContext) -> SkillResult:
+    def _freeze(
+        self, event: Event, state: DrawState, record: DrawRecord, context: SkillContext
+    ) -> SkillResult:
         if record.status != "announced":
             raise DrawRulesError(f"draw {record.spec.draw_id} is already {record.status}")
         eligible = self._eligible(event, record, context)
-        frozen = replace(record, status="frozen", eligible_member_ids=eligible, eligible_hash=eligible_list_hash(eligible))
+        frozen = replace(
+            record, status="frozen", eligible_member_ids=eligible, eligible_hash=eligible_list_hash(eligible)
+        )
         text = (
             f"🔒【{record.spec.title}】参与名单已锁定：共 {len(eligible)} 人。\n"
             f"名单哈希（SHA-256）：{frozen.eligible_hash}\n开奖时将公布随机种子，欢迎复核。"
         )
         action = Action("send_text", event.group_id, text=text, data={"draw_id": record.spec.draw_id})
-        return SkillResult(DrawState(MappingProxyType({**state.draws, record.spec.draw_id: frozen})), (action,), True)
+        return SkillResult(
+            DrawState(MappingProxyType({**state.draws, record.spec.draw_id: frozen})), (action,), True
+        )
 
-    def _reveal(self, event: Event, state: DrawState, record: DrawRecord, context: SkillContext) -> SkillResult:
+    def _reveal(
+        self, event: Event, state: DrawState, record: DrawRecord, context: SkillContext
+    ) -> SkillResult:
         if record.status == "revealed":
             raise DrawRulesError(f"draw {record.spec.draw_id} was already revealed")
         freeze_actions: tuple[Action, ...] = ()
         if record.status == "announced":
             frozen = self._freeze(event, state, record, context)
-            state, freeze_actions, record = frozen.state, frozen.actions, frozen.state.draws[record.spec.draw_id]
-        winners = select_winners(record.seed, record.spec.draw_id, record.eligible_member_ids, record.spec.quantity)
+            state, freeze_actions, record = (
+                frozen.state,
+                frozen.actions,
+                frozen.state.draws[record.spec.draw_id],
+            )
+        winners = select_winners(
+            record.seed, record.spec.draw_id, record.eligible_member_ids, record.spec.quantity
+        )
         revealed = replace(record, status="revealed", winners=winners)
         draws = DrawState(MappingProxyType({**state.draws, record.spec.draw_id: revealed}))
-        return SkillResult(draws, (*freeze_actions, *self._reveal_actions(event, revealed, context)), handled=True)
+        return SkillResult(
+            draws, (*freeze_actions, *self._reveal_actions(event, revealed, context)), handled=True
+        )
 
     def _reveal_actions(self, event: Event, record: DrawRecord, context: SkillContext) -> tuple[Action, ...]:
         spec = record.spec
@@ -349,7 +371,13 @@ class DrawSkill(Skill):
             "winners": list(record.winners),
         }
         return (
-            Action("send_text", event.group_id, text=text, mentioned_member_ids=record.winners, data={"draw_id": spec.draw_id}),
+            Action(
+                "send_text",
+                event.group_id,
+                text=text,
+                mentioned_member_ids=record.winners,
+                data={"draw_id": spec.draw_id},
+            ),
             Action("publish_draw_record", event.group_id, data=publish),
         )
 

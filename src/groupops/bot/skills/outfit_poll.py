@@ -13,7 +13,15 @@ from groupops.bot.core import Action, Event, SkillContext, SkillResult
 from groupops.bot.skills import Skill, register_skill
 from groupops.bot.skills._text import load_bot_data
 
-__all__ = ["OPTION_LETTERS", "OutfitPollSkill", "Poll", "PollResult", "PollState", "poll_results_text", "tally"]
+__all__ = [
+    "OPTION_LETTERS",
+    "OutfitPollSkill",
+    "Poll",
+    "PollResult",
+    "PollState",
+    "poll_results_text",
+    "tally",
+]
 
 OPTION_LETTERS = "ABCD"
 _VOTE = re.compile(r"^(?:我选|投票|投|选)?\s*([a-d])\s*[。.!！~～]*$", re.IGNORECASE)
@@ -47,7 +55,9 @@ class PollResult:
     def leading_options(self) -> tuple[str, ...]:
         """The options with the most votes (several on a tie; none without votes)."""
         best = max(self.counts, default=0)
-        return tuple(option for option, count in zip(self.options, self.counts, strict=True) if best and count == best)
+        return tuple(
+            option for option, count in zip(self.options, self.counts, strict=True) if best and count == best
+        )
 
 
 @dataclass(frozen=True)
@@ -73,14 +83,18 @@ def poll_results_text(result: PollResult) -> str:
         share = f"{count / result.total_votes:.0%}" if result.total_votes else "0%"
         lines.append(f"{letter}. {option} — {count} 票（{share}）")
     if result.leading_options:
-        lines.append(f"共 {result.total_votes} 人参与，最受欢迎：{'、'.join(result.leading_options)}。明天见～")
+        lines.append(
+            f"共 {result.total_votes} 人参与，最受欢迎：{'、'.join(result.leading_options)}。明天见～"
+        )
     else:
         lines.append("今天还没有人投票，明天再来参与吧～")
     return "\n".join(lines)
 
 
 def _poll_text(poll: Poll) -> str:
-    options = "\n".join(f"{letter}. {option}" for letter, option in zip(OPTION_LETTERS, poll.options, strict=False))
+    options = "\n".join(
+        f"{letter}. {option}" for letter, option in zip(OPTION_LETTERS, poll.options, strict=False)
+    )
     return f"👗 今日穿搭小投票\n{poll.question}\n{options}\n直接回复字母即可投票（如“A”），晚些时候公布结果。"
 
 
@@ -107,7 +121,12 @@ class OutfitPollSkill(Skill):
             return self._open(event, state, context)
         if event.kind == "scheduled" and event.job == "poll_close":
             return self._close(event, state)
-        if event.kind == "message" and state.current is not None and event.member_id and not event.sender_is_staff:
+        if (
+            event.kind == "message"
+            and state.current is not None
+            and event.member_id
+            and not event.sender_is_staff
+        ):
             return self._vote(event, state)
         return SkillResult(state)
 
@@ -115,11 +134,19 @@ class OutfitPollSkill(Skill):
         closing = self._close(event, state) if state.current is not None else SkillResult(state)
         question, options = _question_for(context.local_date(), event.payload)
         if not 2 <= len(options) <= len(OPTION_LETTERS):
-            notice = Action("notify_admins", event.group_id, text=f"穿搭投票需要 2–4 个选项，收到 {len(options)} 个，未发布。")
+            notice = Action(
+                "notify_admins",
+                event.group_id,
+                text=f"穿搭投票需要 2–4 个选项，收到 {len(options)} 个，未发布。",
+            )
             return SkillResult(closing.state, (*closing.actions, notice), handled=True)
-        poll = Poll(f"{event.group_id}:{context.local_date().isoformat()}", question, options, context.local_date())
+        poll = Poll(
+            f"{event.group_id}:{context.local_date().isoformat()}", question, options, context.local_date()
+        )
         announce = Action("send_text", event.group_id, text=_poll_text(poll), data={"poll_id": poll.poll_id})
-        return SkillResult(PollState(poll, closing.state.last_result), (*closing.actions, announce), handled=True)
+        return SkillResult(
+            PollState(poll, closing.state.last_result), (*closing.actions, announce), handled=True
+        )
 
     def _close(self, event: Event, state: PollState) -> SkillResult:
         if state.current is None:
@@ -143,7 +170,13 @@ class OutfitPollSkill(Skill):
             return SkillResult(state)
         votes = dict(state.current.votes)
         votes[event.member_id] = option_index
-        poll = Poll(state.current.poll_id, state.current.question, state.current.options, state.current.opened_on, MappingProxyType(votes))
+        poll = Poll(
+            state.current.poll_id,
+            state.current.question,
+            state.current.options,
+            state.current.opened_on,
+            MappingProxyType(votes),
+        )
         return SkillResult(PollState(poll, state.last_result), handled=True)
 
 

@@ -1,0 +1,5 @@
+"""``python -m groupops`` runs the command line."""
+
+from groupops.cli import main
+
+main()

@@ -1,0 +1,267 @@
+"""Message classifier: sentiment, complaint, question and intents of group-chat messages.
+
+Rules and a model work together. The rules (``data/classify/*.yaml``: sentiment lexicon with
+negation scope and contrast, question / rhetorical / complaint cues, intent cues) turn each
+message into numbers; jieba words with negation marks (不贵 → 不 ¬贵) and character 1–3-grams
+add the wording. One scikit-learn logistic regression per label learns from the labelled
+messages shipped in ``data/classify/`` plus any operator corrections, in about a second, once
+per process. Operator corrections are also authoritative for the identical message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import precision_recall_fscore_support
+
+from groupops.errors import InputFormatError
+from groupops.text._classify_examples import (
+    SENTIMENTS,
+    Sentiment,
+    TrainingExample,
+    append_training_example,
+    builtin_training_examples,
+    load_training_examples,
+)
+from groupops.text._classify_features import MessageAnalysis, MessageFeaturizer, analyse_message
+from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon, default_classifier_lexicon
+from groupops.text._classify_tokens import MessageTokenizer, default_message_tokenizer, normalise_message
+from groupops.text.hygiene import detect_spam
+
+__all__ = [
+    "INTENT_IDS",
+    "SENTIMENTS",
+    "LabelScores",
+    "MessageClassifier",
+    "MessageLabels",
+    "TrainingExample",
+    "append_training_example",
+    "builtin_training_examples",
+    "classify_message",
+    "classify_messages",
+    "default_classifier",
+    "evaluate_classifier",
+    "load_training_examples",
+    "train_classifier",
+]
+
+CORRECTION_WEIGHT = 3.0
+"""Operator corrections count this many times in training."""
+_BATCH = 20_000
+_SENTIMENT_BAND = 1.0 / 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLabels:
+    """The labels of one message. ``score`` is in −1..1: negative ≤ −1/3 < neutral < 1/3 ≤ positive."""
+
+    text: str
+    sentiment: Sentiment
+    score: float
+    complaint: bool
+    question: bool
+    intents: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON record of ``text classify`` without the line number."""
+        return {
+            "text": self.text,
+            "sentiment": self.sentiment,
+            "score": self.score,
+            "complaint": self.complaint,
+            "question": self.question,
+            "intents": list(self.intents),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LabelScores:
+    """Precision, recall and F1 of one label on a set of labelled messages."""
+
+    label: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+def _empty_labels(text: str) -> MessageLabels:
+    return MessageLabels(text, "neutral", 0.0, False, False, ())
+
+
+def _sentiment_and_score(probabilities: np.ndarray, complaint: bool) -> tuple[Sentiment, float]:
+    """Label and a score consistent with it (probabilities ordered negative, neutral, positive)."""
+    negative, neutral, positive = (float(value) for value in probabilities)
+    if complaint or (negative >= neutral and negative >= positive):
+        return "negative", -max(negative, _SENTIMENT_BAND)
+    if positive > neutral:
+        return "positive", max(positive, _SENTIMENT_BAND)
+    return "neutral", (positive - negative) / 2.0
+
+
+class MessageClassifier:
+    """A trained classifier; use :func:`train_classifier` or :func:`default_classifier`."""
+
+    def __init__(
+        self,
+        lexicon: ClassifierLexicon,
+        tokenizer: MessageTokenizer,
+        featurizer: MessageFeaturizer,
+        models: dict[str, LogisticRegression],
+        corrections: dict[str, TrainingExample],
+    ) -> None:
+        self._lexicon = lexicon
+        self._tokenizer = tokenizer
+        self._featurizer = featurizer
+        self._models = models
+        self._corrections = corrections
+
+    def classify(self, text: str) -> MessageLabels:
+        """Labels of one message."""
+        return self.classify_many([text])[0]
+
+    def classify_many(self, texts: Iterable[str]) -> list[MessageLabels]:
+        """Labels of many messages; identical messages are analysed once."""
+        originals = list(texts)
+        normalised = [normalise_message(text) for text in originals]
+        unique = list(dict.fromkeys(text for text in normalised if text))
+        labelled: dict[str, MessageLabels] = {}
+        for start in range(0, len(unique), _BATCH):
+            labelled.update(self._classify_unique(unique[start : start + _BATCH]))
+        return [
+            _relabelled(labelled[key], original) if key else _empty_labels(original)
+            for original, key in zip(originals, normalised, strict=True)
+        ]
+
+    def _classify_unique(self, normalised: Sequence[str]) -> dict[str, MessageLabels]:
+        analyses = [analyse_message(text, self._tokenizer, self._lexicon) for text in normalised]
+        matrix = self._featurizer.transform(analyses)
+        sentiment = self._models["sentiment"].predict_proba(matrix)
+        flags = {name: self._positive_probability(name, matrix) >= 0.5 for name in self._binary_names()}
+        results = {}
+        for row, text in enumerate(normalised):
+            correction = self._corrections.get(text)
+            if correction is not None:
+                results[text] = _labels_from_example(text, correction)
+                continue
+            intents = tuple(intent for intent in INTENT_IDS if flags[intent][row])
+            if "spam_ad" not in intents and detect_spam(text).is_spam:
+                intents = (*intents, "spam_ad")
+            label, score = _sentiment_and_score(sentiment[row], bool(flags["complaint"][row]))
+            results[text] = MessageLabels(
+                text, label, round(score, 3), bool(flags["complaint"][row]), bool(flags["question"][row]), intents
+            )
+        return results
+
+    def _binary_names(self) -> list[str]:
+        return [name for name in self._models if name != "sentiment"]
+
+    def _positive_probability(self, name: str, matrix: sparse.csr_matrix) -> np.ndarray:
+        model = self._models[name]
+        if len(model.classes_) == 1:
+            return np.full(matrix.shape[0], float(model.classes_[0]))
+        return np.asarray(model.predict_proba(matrix)[:, 1])
+
+
+def _relabelled(labels: MessageLabels, original: str) -> MessageLabels:
+    return MessageLabels(original, labels.sentiment, labels.score, labels.complaint, labels.question, labels.intents)
+
+
+def _labels_from_example(text: str, example: TrainingExample) -> MessageLabels:
+    score = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[example.sentiment]
+    return MessageLabels(text, example.sentiment, score, example.complaint, example.question, example.intents)
+
+
+def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
+    targets = {
+        "sentiment": np.array([SENTIMENTS.index(example.sentiment) for example in examples]),
+        "complaint": np.array([example.complaint for example in examples], dtype=int),
+        "question": np.array([example.question for example in examples], dtype=int),
+    }
+    for intent in INTENT_IDS:
+        targets[intent] = np.array([intent in example.intents for example in examples], dtype=int)
+    return targets
+
+
+def _fit_model(name: str, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray) -> LogisticRegression:
+    balanced = None if name == "sentiment" else "balanced"
+    model = LogisticRegression(C=4.0, max_iter=3000, class_weight=balanced)
+    if len(np.unique(target)) == 1:  # a label nobody used: a constant model
+        model.classes_ = np.unique(target)
+        return model
+    return model.fit(matrix, target, sample_weight=weights)
+
+
+def train_classifier(
+    extra_examples: Iterable[TrainingExample] = (),
+    corrections_path: Path | None = None,
+    include_builtin: bool = True,
+    builtin_splits: Sequence[str] = ("train", "test"),
+) -> MessageClassifier:
+    """Train on the shipped messages plus operator corrections (from memory and/or a JSONL file)."""
+    corrections = list(extra_examples)
+    if corrections_path is not None:
+        corrections.extend(load_training_examples(corrections_path))
+    base = builtin_training_examples(builtin_splits) if include_builtin else []  # type: ignore[arg-type]
+    examples = base + corrections
+    if not examples:
+        raise InputFormatError("no training examples: include the built-in ones or give corrections")
+    lexicon, tokenizer = default_classifier_lexicon(), default_message_tokenizer()
+    analyses = [analyse_message(normalise_message(example.text), tokenizer, lexicon) for example in examples]
+    featurizer = MessageFeaturizer().fit(analyses)
+    matrix = featurizer.transform(analyses)
+    weights = np.array([1.0] * len(base) + [CORRECTION_WEIGHT] * len(corrections))
+    models = {name: _fit_model(name, matrix, target, weights) for name, target in _targets(examples).items()}
+    corrected = {_key(example): example for example in corrections if _key(example)}
+    return MessageClassifier(lexicon, tokenizer, featurizer, models, corrected)
+
+
+def _key(example: TrainingExample) -> str:
+    return normalise_message(example.text)
+
+
+@cache
+def default_classifier() -> MessageClassifier:
+    """The classifier trained on all shipped messages, built once per process."""
+    return train_classifier()
+
+
+def classify_message(text: str) -> MessageLabels:
+    """Labels of one message with the default classifier."""
+    return default_classifier().classify(text)
+
+
+def classify_messages(texts: Iterable[str]) -> list[MessageLabels]:
+    """Labels of many messages with the default classifier (batched, duplicates analysed once)."""
+    return default_classifier().classify_many(texts)
+
+
+def evaluate_classifier(classifier: MessageClassifier, examples: Sequence[TrainingExample]) -> list[LabelScores]:
+    """Per-label precision, recall and F1 of ``classifier`` on labelled ``examples``."""
+    predicted = classifier.classify_many([example.text for example in examples])
+    pairs: dict[str, tuple[list[bool], list[bool]]] = {
+        "complaint": ([e.complaint for e in examples], [p.complaint for p in predicted]),
+        "question": ([e.question for e in examples], [p.question for p in predicted]),
+    }
+    for sentiment in SENTIMENTS:
+        pairs[f"sentiment:{sentiment}"] = (
+            [e.sentiment == sentiment for e in examples],
+            [p.sentiment == sentiment for p in predicted],
+        )
+    for intent in INTENT_IDS:
+        pairs[f"intent:{intent}"] = ([intent in e.intents for e in examples], [intent in p.intents for p in predicted])
+    return [_label_scores(label, truth, guess) for label, (truth, guess) in pairs.items()]
+
+
+def _label_scores(label: str, truth: list[bool], guess: list[bool]) -> LabelScores:
+    precision, recall, f1, _support = precision_recall_fscore_support(
+        truth, guess, average="binary", pos_label=True, zero_division=0.0
+    )
+    return LabelScores(label, float(precision), float(recall), float(f1), sum(truth))
