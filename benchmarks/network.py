@@ -83,16 +83,37 @@ def generate_brand(members: int, days: int, groups: int = 40, seed: int = 7) -> 
         times.append(sent_at)
         senders.append(sender)
         target_weights = attraction[roster] / attraction[roster].sum()
-        mentions.append(np.where(rng.random(sent_at.size) < 0.03, roster[rng.choice(roster.size, sent_at.size, p=target_weights)], -1))
-        quotes.append(np.where(rng.random(sent_at.size) < 0.02, roster[rng.choice(roster.size, sent_at.size, p=target_weights)], -1))
-    return _assemble(np.concatenate(group_codes), np.concatenate(times), np.concatenate(senders),
-                     np.concatenate(mentions), np.concatenate(quotes), member_ids, group_ids, rosters)
+        mentions.append(
+            np.where(
+                rng.random(sent_at.size) < 0.03,
+                roster[rng.choice(roster.size, sent_at.size, p=target_weights)],
+                -1,
+            )
+        )
+        quotes.append(
+            np.where(
+                rng.random(sent_at.size) < 0.02,
+                roster[rng.choice(roster.size, sent_at.size, p=target_weights)],
+                -1,
+            )
+        )
+    return _assemble(
+        np.concatenate(group_codes),
+        np.concatenate(times),
+        np.concatenate(senders),
+        np.concatenate(mentions),
+        np.concatenate(quotes),
+        member_ids,
+        group_ids,
+        rosters,
+    )
 
 
 def _names(codes: np.ndarray) -> pa.Array:
     mask = codes < 0
     names = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(mask, 0, codes), mask=mask), pa.array([f"昵称{index}" for index in range(int(codes.max()) + 1)])
+        pa.array(np.where(mask, 0, codes), mask=mask),
+        pa.array([f"昵称{index}" for index in range(int(codes.max()) + 1)]),
     )
     return names.cast(pa.string())
 
@@ -107,8 +128,12 @@ def _assemble(group, sent_at, sender, mention, quote, member_ids, group_ids, ros
         {
             "msgid": pa.array(np.arange(group.size).astype(str)),
             "action": pa.array(np.full(group.size, "send")),
-            "group_id": pa.DictionaryArray.from_arrays(pa.array(group), pa.array(list(group_ids))).cast(pa.string()),
-            "sender_id": pa.DictionaryArray.from_arrays(pa.array(sender), pa.array(list(member_ids))).cast(pa.string()),
+            "group_id": pa.DictionaryArray.from_arrays(pa.array(group), pa.array(list(group_ids))).cast(
+                pa.string()
+            ),
+            "sender_id": pa.DictionaryArray.from_arrays(pa.array(sender), pa.array(list(member_ids))).cast(
+                pa.string()
+            ),
             "sender_is_staff": pa.array(staff),
             "sent_at": pa.array(start + sent_at, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
             "msgtype": pa.array(np.full(group.size, "text")),
@@ -118,6 +143,8 @@ def _assemble(group, sent_at, sender, mention, quote, member_ids, group_ids, ros
         }
     )
     name_to_member = {
-        (str(group_ids[g]), f"昵称{m}"): str(member_ids[m]) for g, roster in enumerate(rosters) for m in roster
+        (str(group_ids[g]), f"昵称{m}"): str(member_ids[m])
+        for g, roster in enumerate(rosters)
+        for m in roster
     }
     return SyntheticBrand(table, name_to_member, member_ids, group_ids)

@@ -70,7 +70,13 @@ def message_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(full, schema=schema)
 
 
-NAMES = {("g1", "Alice"): "a", ("g1", "Bob"): "b", ("g1", "Carol"): "c", ("g2", "Alice"): "a", ("g2", "Dan"): "d"}
+NAMES = {
+    ("g1", "Alice"): "a",
+    ("g1", "Bob"): "b",
+    ("g1", "Carol"): "c",
+    ("g2", "Alice"): "a",
+    ("g2", "Dan"): "d",
+}
 
 
 def edge_weights(edges: pd.DataFrame) -> dict[tuple[str, str, str, str], float]:
@@ -131,7 +137,9 @@ def test_role_counts_follow_shares_for_any_size(size: int) -> None:
     result = compute_network(edges, influencer_share=0.15, spreader_share=0.35)
     nodes = size + 1
     assert result.summary["roles"]["influencer"] == share_count(0.15, nodes)
-    assert result.summary["roles"]["influencer"] + result.summary["roles"]["spreader"] == share_count(0.5, nodes)
+    assert result.summary["roles"]["influencer"] + result.summary["roles"]["spreader"] == share_count(
+        0.5, nodes
+    )
     assert sum(result.summary["roles"].values()) == nodes
 
 
@@ -295,7 +303,11 @@ def test_quotes_mentions_and_turns_become_weighted_edges() -> None:
             {"sender": "b", "at": 60},  # turn b → a
             {"sender": "b", "at": 90},  # same speaker: no turn
             {"sender": "c", "at": 500, "quote": "Bob"},  # quote c → b; 410 s later: no turn
-            {"sender": "a", "at": 560, "mentions": ["@Carol\u2005", "@Nobody", "@Alice"]},  # turn a → c, mention
+            {
+                "sender": "a",
+                "at": 560,
+                "mentions": ["@Carol\u2005", "@Nobody", "@Alice"],
+            },  # turn a → c, mention
             {"sender": "d", "at": 565, "group": "g2"},  # other group: no turn with a
         ]
     )
@@ -367,11 +379,15 @@ def test_hostile_names_and_ids_in_messages() -> None:
     hostile = "<script>x</script>&"
     names = {("g1", hostile): "'; DROP TABLE x;--"}
     table = message_table([{"sender": "../../etc", "at": 0, "mentions": ["@" + hostile]}])
-    assert edge_weights(interaction_edges(table, names)) == {("g1", "../../etc", "'; DROP TABLE x;--", "mention"): 1.0}
+    assert edge_weights(interaction_edges(table, names)) == {
+        ("g1", "../../etc", "'; DROP TABLE x;--", "mention"): 1.0
+    }
 
 
 def test_name_index_drops_ambiguous_names() -> None:
-    index = build_name_index([("g1", "Amy", "m1"), ("g1", "Amy", "m2"), ("g1", "Bo", "m3"), ("g2", "Amy", "m1")])
+    index = build_name_index(
+        [("g1", "Amy", "m1"), ("g1", "Amy", "m2"), ("g1", "Bo", "m3"), ("g2", "Amy", "m1")]
+    )
     assert index == {("g1", "Bo"): "m3", ("g2", "Amy"): "m1"}
 
 
@@ -397,7 +413,9 @@ def test_group_bridges_and_staff() -> None:
 
 
 def test_messages_in_window_filters_group_and_time() -> None:
-    table = message_table([{"sender": "a", "at": 0}, {"sender": "b", "at": 3600}, {"sender": "c", "at": 7200, "group": "g2"}])
+    table = message_table(
+        [{"sender": "a", "at": 0}, {"sender": "b", "at": 3600}, {"sender": "c", "at": 7200, "group": "g2"}]
+    )
     window = messages_in_window(table, start=T0 + timedelta(minutes=30), end=T0 + timedelta(hours=3))
     assert window["sender_id"].to_pylist() == ["b", "c"]
     assert messages_in_window(table, group_id="g2")["sender_id"].to_pylist() == ["c"]
@@ -411,7 +429,9 @@ def simulated_brand(seed: int, members: int = 300, messages: int = 20_000) -> tu
     rng = np.random.default_rng(seed)
     ids = [f"wm{i:04d}" for i in range(members)]
     planted = set(rng.choice(members, size=members // 20, replace=False).tolist())
-    activity = np.where(np.isin(np.arange(members), list(planted)), 12.0, 1.0) * rng.uniform(0.5, 1.5, members)
+    activity = np.where(np.isin(np.arange(members), list(planted)), 12.0, 1.0) * rng.uniform(
+        0.5, 1.5, members
+    )
     attraction = np.where(np.isin(np.arange(members), list(planted)), 15.0, 1.0)
     groups = rng.integers(0, 3, members)
     senders = rng.choice(members, size=messages, p=activity / activity.sum())

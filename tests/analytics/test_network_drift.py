@@ -37,7 +37,9 @@ def week_messages(seed: int, week: int, activity: np.ndarray, count: int = 2500)
     return {"sender": senders, "at": (start + offsets) * 1_000_000}
 
 
-def simulated_weeks(seed: int, weeks: int, shifted_from: int | None = None, shift: str = "hub collapse") -> pa.Table:
+def simulated_weeks(
+    seed: int, weeks: int, shifted_from: int | None = None, shift: str = "hub collapse"
+) -> pa.Table:
     """Weekly group chat; from ``shifted_from`` on, the generative process changes."""
     activity = population(seed)
     hubs = activity >= np.quantile(activity, 0.85)
@@ -61,7 +63,9 @@ def simulated_weeks(seed: int, weeks: int, shifted_from: int | None = None, shif
     )
 
 
-def run_monitor(table: pa.Table, baseline_count: int = 6, band: DriftBand | None = None) -> tuple[list, list[str]]:
+def run_monitor(
+    table: pa.Table, baseline_count: int = 6, band: DriftBand | None = None
+) -> tuple[list, list[str]]:
     activity = weekly_activity(table, {}, timezone="UTC")
     weeks = sorted(activity.degrees)
     alerts = detect_degree_drift(

@@ -58,7 +58,10 @@ class DriftBand:
     def __post_init__(self) -> None:
         if not 0.0 < self.top_fraction <= 1.0:
             raise ConfigurationError("DriftBand.top_fraction must be in (0, 1]")
-        if min(self.max_ks_statistic, self.max_js_divergence, self.gini_tolerance, self.top_share_tolerance) < 0:
+        if (
+            min(self.max_ks_statistic, self.max_js_divergence, self.gini_tolerance, self.top_share_tolerance)
+            < 0
+        ):
             raise ConfigurationError("DriftBand tolerances must be non-negative")
 
 
@@ -100,7 +103,9 @@ class WeeklyActivity:
 # --- statistics --------------------------------------------------------------------------
 
 
-_BIN_EDGES = sorted({0, 1, 2, 3} | {2**power for power in range(2, 48)} | {3 * 2**power for power in range(1, 47)})
+_BIN_EDGES = sorted(
+    {0, 1, 2, 3} | {2**power for power in range(2, 48)} | {3 * 2**power for power in range(1, 47)}
+)
 
 
 def degree_bins(degrees: npt.ArrayLike) -> FloatArray:
@@ -161,10 +166,13 @@ def weekly_degree_statistics(
     weeks = sorted(weekly_degrees, key=str)
     baseline = [week for week in weeks if week in set(baseline_weeks)]
     if not baseline:
-        raise ConfigurationError("no baseline week has degree data: choose baseline weeks present in the input")
+        raise ConfigurationError(
+            "no baseline week has degree data: choose baseline weeks present in the input"
+        )
     degrees = {week: np.asarray(weekly_degrees[week], dtype=np.float64).ravel() for week in weeks}
     messages = {
-        week: np.asarray((weekly_messages or weekly_degrees).get(week, []), dtype=np.float64).ravel() for week in weeks
+        week: np.asarray((weekly_messages or weekly_degrees).get(week, []), dtype=np.float64).ravel()
+        for week in weeks
     }
     pooled = np.concatenate([degrees[week] for week in baseline])
     figures = []
@@ -248,7 +256,9 @@ def _band_check(
     )
 
 
-def _alert_message(week: str, metric: str, value: float, baseline: float, threshold: float, direction: str) -> str:
+def _alert_message(
+    week: str, metric: str, value: float, baseline: float, threshold: float, direction: str
+) -> str:
     labels = {
         "ks_statistic": "degree distribution moved away from the baseline (KS distance)",
         "js_divergence": "degree distribution moved away from the baseline (Jensen–Shannon divergence)",
@@ -274,7 +284,9 @@ def weekly_activity(
 
     A member who spoke in a week without interacting has degree 0 that week.
     """
-    table = messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages, preserve_index=False)
+    table = (
+        messages if isinstance(messages, pa.Table) else pa.Table.from_pandas(messages, preserve_index=False)
+    )
     week_keys = _week_keys(table, timezone)
     degrees: dict[str, npt.NDArray[np.int64]] = {}
     counts: dict[str, npt.NDArray[np.int64]] = {}

@@ -11,6 +11,7 @@ from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from groupops.config import Settings
 from groupops.errors import GroupOpsError
@@ -78,5 +79,5 @@ def fail_on_errors() -> Iterator[None]:
     try:
         yield
     except GroupOpsError as error:
-        error_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
+        error_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from error

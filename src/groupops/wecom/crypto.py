@@ -32,6 +32,7 @@ __all__ = [
     "WeComCrypto",
     "WeComCryptoError",
     "WeComCryptoErrorCode",
+    "hint_for",
     "parse_xml_safely",
     "signature_for",
 ]
@@ -67,6 +68,47 @@ class WeComCryptoError(GroupOpsError):
         self.code = code
         self.code_name = WeComCryptoErrorCode(code).name
         self.reason = message
+
+
+_HINTS = {
+    WeComCryptoErrorCode.ValidateSignature_Error: (
+        "Check the Token (it must equal the callback Token in the WeCom admin console) and that timestamp, "
+        "nonce, msg_signature and echostr/Encrypt come unmodified from the same request."
+    ),
+    WeComCryptoErrorCode.ParseXml_Error: (
+        "Pass the raw POST body exactly as WeCom sent it (an <xml> with an <Encrypt> element), or only the "
+        "Encrypt value with --encrypt."
+    ),
+    WeComCryptoErrorCode.ComputeSignature_Error: "Check that token, timestamp and nonce are plain text.",
+    WeComCryptoErrorCode.IllegalAesKey: (
+        "Check the EncodingAESKey: it must be exactly 43 letters and digits, copied from the admin console."
+    ),
+    WeComCryptoErrorCode.ValidateCorpid_Error: (
+        "Check the receive id: the corp id (企业ID, ww…/wx…) for a self-built app, the suite id for a "
+        "third-party app."
+    ),
+    WeComCryptoErrorCode.EncryptAES_Error: "Check the EncodingAESKey and that the message is valid text.",
+    WeComCryptoErrorCode.DecryptAES_Error: (
+        "The ciphertext is damaged or truncated; copy the whole echostr/Encrypt value again."
+    ),
+    WeComCryptoErrorCode.IllegalBuffer: (
+        "Decryption gave garbage: the EncodingAESKey most likely differs from the one configured for this URL."
+    ),
+    WeComCryptoErrorCode.EncodeBase64_Error: "Encoding the reply failed; check the EncodingAESKey.",
+    WeComCryptoErrorCode.DecodeBase64_Error: (
+        "The echostr/Encrypt value is not valid base64: URL-decode it first (%2B → +, %2F → /, %3D → =) and "
+        "make sure no '+' turned into a space."
+    ),
+    WeComCryptoErrorCode.GenReturnXml_Error: "Use a nonce of letters and digits and a numeric timestamp.",
+}
+
+
+def hint_for(code: int) -> str:
+    """One sentence telling an admin what to check for a WeCom crypto error code."""
+    try:
+        return _HINTS[WeComCryptoErrorCode(code)]
+    except ValueError:
+        return "Unknown WeCom error code; compare it with WeCom's callback documentation."
 
 
 def signature_for(token: str, timestamp: str, nonce: str, ciphertext: str) -> str:
