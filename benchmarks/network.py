@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from groupops.analytics.network import NetworkOptions, compute_network, interaction_edges
+from groupops.analytics.network import NetworkResult, compute_network, interaction_edges
 
 MESSAGES_PER_MEMBER_DAY = 0.96  # 20k members × 365 days ≈ 7M messages
 MICROSECONDS_PER_DAY = 86_400 * 1_000_000
@@ -148,3 +148,104 @@ def _assemble(group, sent_at, sender, mention, quote, member_ids, group_ids, ros
         for m in roster
     }
     return SyntheticBrand(table, name_to_member, member_ids, group_ids)
+
+
+# --- timing ---------------------------------------------------------------------------------
+
+
+def networkx_metrics(edges: pd.DataFrame, betweenness_sources: int, seed: int = 7) -> float:
+    """Seconds for the same metrics with plain networkx on an undirected weighted edge list."""
+    import networkx as nx
+
+    started = time.perf_counter()
+    graph = nx.Graph()
+    for source, target, weight in zip(edges["source"], edges["target"], edges["weight"], strict=True):
+        if source == target:
+            continue
+        previous = graph.get_edge_data(source, target, default={"weight": 0.0})["weight"]
+        graph.add_edge(source, target, weight=previous + weight)
+    nx.degree_centrality(graph)
+    dict(graph.degree(weight="weight"))
+    nx.pagerank(graph, alpha=0.85, weight="weight")
+    sources = None if betweenness_sources == 0 else min(betweenness_sources, graph.number_of_nodes())
+    nx.betweenness_centrality(graph, k=sources, seed=seed)
+    communities = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    nx.community.modularity(graph, communities, weight="weight")
+    list(nx.bridges(graph))
+    return time.perf_counter() - started
+
+
+def groupops_metrics(edges: pd.DataFrame) -> tuple[NetworkResult, float]:
+    started = time.perf_counter()
+    result = compute_network(edges)
+    return result, time.perf_counter() - started
+
+
+def subset_by_groups(edges: pd.DataFrame, max_edges: int) -> pd.DataFrame:
+    """Edges of the first groups whose undirected edge count stays within ``max_edges``."""
+    per_group = edges.groupby("group_id", sort=True).size()
+    chosen = per_group.index[np.cumsum(per_group.to_numpy()) <= max_edges]
+    if len(chosen) == 0:
+        chosen = per_group.index[:1]
+    return edges[edges["group_id"].isin(set(chosen))]
+
+
+def _sources(result: NetworkResult) -> int:
+    label = str(result.summary["betweenness"])
+    return 0 if label == "exact" else int(label.split("(")[1].split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--members", type=int, default=5000, help="members in the brand (target: 20000)")
+    parser.add_argument("--days", type=int, default=90, help="days of messages (target: 365)")
+    parser.add_argument("--groups", type=int, default=40)
+    parser.add_argument(
+        "--networkx-max-edges", type=int, default=60_000, help="edge budget of the networkx run"
+    )
+    arguments = parser.parse_args()
+
+    started = time.perf_counter()
+    brand = generate_brand(arguments.members, arguments.days, arguments.groups)
+    print(
+        f"generated {brand.messages.num_rows:,} messages for {arguments.members:,} members in "
+        f"{arguments.groups} groups over {arguments.days} days ({time.perf_counter() - started:.1f} s, not timed)"
+    )
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    edges = interaction_edges(brand.messages, brand.name_to_member)
+    build_seconds = time.perf_counter() - started
+    result, metric_seconds = groupops_metrics(edges)
+    total, cpu_total = build_seconds + metric_seconds, time.process_time() - cpu_started
+    summary = result.summary
+    print(
+        f"graph: {summary['nodes']:,} nodes, {summary['edges']:,} undirected edges, "
+        f"{summary['communities']} communities, betweenness {summary['betweenness']}"
+    )
+    print(
+        f"GroupOps  build {build_seconds:6.2f} s + metrics {metric_seconds:6.2f} s = {total:6.2f} s wall "
+        f"({cpu_total:.2f} s CPU; wall time grows when other work shares the 2 cores)"
+    )
+    if arguments.members >= 20_000 and arguments.days >= 365:
+        print(f"target (20k members, 365 days, < 15 s): {'met' if total < 15 else 'MISSED'}")
+
+    subset = subset_by_groups(edges, arguments.networkx_max_edges)
+    subset_result, subset_groupops = groupops_metrics(subset)
+    subset_networkx = networkx_metrics(subset, _sources(subset_result))
+    scale = summary["edges"] / max(subset_result.summary["edges"], 1)
+    print(
+        f"same subset ({subset['group_id'].nunique()} groups, {subset_result.summary['nodes']:,} nodes, "
+        f"{subset_result.summary['edges']:,} edges): GroupOps metrics {subset_groupops:.2f} s, "
+        f"networkx {subset_networkx:.2f} s, ratio networkx/GroupOps {subset_networkx / subset_groupops:.1f}x"
+    )
+    if scale > 1.0:
+        extrapolated = subset_networkx * scale
+        print(
+            f"networkx on the full graph, extrapolated linearly in edges (x{scale:.1f}; a lower bound): "
+            f"{extrapolated:.1f} s vs GroupOps metrics {metric_seconds:.2f} s, "
+            f"ratio {extrapolated / metric_seconds:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -21,7 +21,7 @@ class NetworkOptions:
 
     pagerank_damping: float = 0.85
     seed: int = 20240615  # Leiden and betweenness sampling are seeded: same input, same output
-    betweenness_work_budget: int = 200_000_000  # exact betweenness while nodes × edges stays below this
+    betweenness_work_budget: int = 100_000_000  # exact betweenness while nodes × edges stays below this
     betweenness_min_sources: int = 32  # sampled betweenness uses at least this many source nodes
 
 

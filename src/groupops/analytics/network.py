@@ -65,8 +65,8 @@ class NetworkResult:
     ``nodes``: one row per member, best-ranked first: id, degree, degree_centrality,
     weighted_degree, pagerank, betweenness, community, role, ranked (False for members excluded
     from role ranking), groups (groups the member has edges in; 0 without group information).
-    ``edges``: the undirected simple graph (source < target as strings are not implied; each pair
-    once) with summed weights. ``cut_edges``: edges whose removal disconnects the graph.
+    ``edges``: the undirected simple graph, each pair once, with summed weights.
+    ``cut_edges``: edges whose removal disconnects the graph.
     """
 
     nodes: pd.DataFrame

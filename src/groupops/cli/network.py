@@ -64,14 +64,16 @@ InfluencerShareOption = Annotated[
     float | None,
     typer.Option(
         "--influencer-share",
-        help="Top share of members by degree centrality called influencers [default: 0.15].",
+        help="Top share of members by degree centrality called influencers (default 0.15, setting influencer_share).",
         show_default=False,
     ),
 ]
 SpreaderShareOption = Annotated[
     float | None,
     typer.Option(
-        "--spreader-share", help="Next share of members called spreaders [default: 0.35].", show_default=False
+        "--spreader-share",
+        help="Next share of members called spreaders (default 0.35, setting spreader_share).",
+        show_default=False,
     ),
 ]
 ExportOption = Annotated[

@@ -34,7 +34,9 @@ __all__ = [
     "HeaderMap",
     "RecordError",
     "TabularRow",
+    "UpsertCounts",
     "cell_text",
+    "check_store_values",
     "check_header",
     "detect_encoding",
     "month_in_zone",
@@ -48,6 +50,7 @@ __all__ = [
     "resolve_header",
     "run_line_number",
     "split_tags",
+    "upsert_records",
 ]
 
 Cell = str | int | float | bool | datetime | date | time | None
@@ -350,7 +353,13 @@ def _from_unix(number: float, column: str, value: Cell) -> datetime:
 
 
 _SPACED_OFFSET = re.compile(r"^(.*\d)\s+([+-]\d{2}):?(\d{2})$")
-_FALLBACK_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y-%m-%d %H:%M", "%Y年%m月%d日 %H:%M:%S")
+_FALLBACK_FORMATS = (
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d",
+    "%Y-%m-%d %H:%M",
+    "%Y年%m月%d日 %H:%M:%S",
+)
 
 
 def _parse_time_text(text: str, time_format: str | None) -> datetime | None:
@@ -500,3 +509,58 @@ class FactBatcher:
         if self._rows:
             self.staged.add(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows = []
+
+
+# -- operational-store upserts -----------------------------------------------------------------
+def check_store_values(model: type[Any], values: Mapping[str, Any]) -> None:
+    """Raise RecordError when a text value does not fit its column (length, NUL characters)."""
+    columns = model.__table__.columns
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            raise RecordError(f"column {name!r}: contains a NUL character")
+        length = getattr(columns[name].type, "length", None)
+        if length is not None and len(value) > length:
+            raise RecordError(f"column {name!r}: longer than {length} characters ({len(value)})")
+
+
+@dataclass
+class UpsertCounts:
+    """Rows new or changed (ingested) and rows already stored unchanged (duplicates)."""
+
+    ingested: int = 0
+    duplicates: int = 0
+
+
+def upsert_records(
+    session: Any,
+    model: type[Any],
+    key: str,
+    records: Sequence[tuple[str, dict[str, Any]]],
+    source: str | None,
+) -> UpsertCounts:
+    """Insert or update ``records`` (key value, column values) of ``model`` in one round trip.
+
+    Only the given columns are written; a record equal to what is stored counts as a duplicate.
+    """
+    from sqlalchemy import select
+
+    counts = UpsertCounts()
+    keys = list({record_key for record_key, _ in records})
+    column = getattr(model, key)
+    stored = {getattr(row, key): row for row in session.scalars(select(model).where(column.in_(keys)))}
+    for record_key, values in records:
+        row = stored.get(record_key)
+        if row is None:
+            row = model(**{key: record_key}, **({"source": source} if source else {}))
+            session.add(row)
+            stored[record_key] = row
+        elif all(getattr(row, name) == value for name, value in values.items()):
+            counts.duplicates += 1
+            continue
+        for name, value in values.items():
+            setattr(row, name, value)
+        counts.ingested += 1
+    session.flush()
+    return counts

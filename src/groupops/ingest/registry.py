@@ -83,6 +83,7 @@ def _load_builtins() -> None:
         members,
         memotrace,
         orders,
+        products,
         wecom_archive,
         wecom_groups,
     )

@@ -23,13 +23,17 @@ __all__ = ["EXTERNAL_ID_PREFIXES", "import_wecom_archive"]
 
 EXTERNAL_ID_PREFIXES = ("wm", "wo", "wb")  # WeCom external_userid prefixes; anything else is staff
 
-_PATHS = [
+_CORE_PATHS = [
     "$.msgid", "$.action", "$.from", "$.roomid", "$.msgtime", "$.msgtype", "$.time", "$.user",
-    "$.revoke.pre_msgid", "$.text.content", "$.markdown.content", "$.info.content", "$.info.title",
-    "$.info.item[0].title", "$.link.title", "$.file.filename", "$.weapp.title", "$.location.title",
-    "$.card.corpname", "$.doc.title", "$.chatrecord.title", "$.vote.votetitle", "$.redpacket.wish",
-    "$.mixed.item[0].content", "$.calendar.title", "$.todo.title",
+    "$.revoke.pre_msgid", "$.text.content",
 ]  # fmt: skip
+_BODY_PATHS = [
+    "$.markdown.content", "$.info.content", "$.info.item[0].title", "$.info.title", "$.link.title",
+    "$.file.filename", "$.weapp.title", "$.location.title", "$.card.corpname", "$.doc.title",
+    "$.chatrecord.title", "$.vote.votetitle", "$.redpacket.wish", "$.calendar.title", "$.todo.title",
+    "$.mixed.item[0].content",
+]  # fmt: skip
+_PATHS = _CORE_PATHS
 _F = {path: index + 1 for index, path in enumerate(_PATHS)}
 
 _QUOTE_PATTERN = r"^「([^：」\n]{1,64})：([\s\S]*?)」\n(?:- ?){4,}-?\n([\s\S]*)$"
@@ -47,27 +51,23 @@ def _extraction_sql(timezone: str, external_prefixes: Sequence[str]) -> tuple[st
         f"CASE WHEN {_f('$.action')} = 'switch' THEN try_cast({_f('$.time')} AS BIGINT) "
         f"ELSE try_cast({_f('$.msgtime')} AS BIGINT) END"
     )
+    other_bodies = ", ".join(f"b[{index + 1}]" for index in range(len(_BODY_PATHS) - 1))
+    mixed = f"b[{len(_BODY_PATHS)}]"
     body_text = (
-        f"coalesce({_f('$.text.content')}, {_f('$.markdown.content')}, {_f('$.info.content')}, "
-        f"{_f('$.info.item[0].title')}, {_f('$.info.title')}, {_f('$.link.title')}, {_f('$.file.filename')}, "
-        f"{_f('$.weapp.title')}, {_f('$.location.title')}, {_f('$.card.corpname')}, {_f('$.doc.title')}, "
-        f"{_f('$.chatrecord.title')}, {_f('$.vote.votetitle')}, {_f('$.redpacket.wish')}, "
-        f"{_f('$.calendar.title')}, {_f('$.todo.title')}, "
-        f"CASE WHEN json_valid({_f('$.mixed.item[0].content')}) "
-        f"THEN json_extract_string({_f('$.mixed.item[0].content')}, '$.content') END)"
+        f"CASE WHEN {_f('$.msgtype')} = 'text' THEN {_f('$.text.content')} "
+        f"ELSE coalesce({_f('$.text.content')}, {other_bodies}, "
+        f"CASE WHEN json_valid({mixed}) THEN json_extract_string({mixed}, '$.content') END) END"
     )
     external = " OR ".join(f"starts_with(sender, '{prefix}')" for prefix in external_prefixes)
     tz = timezone.replace("'", "''")
     checked = f"""
-WITH parsed AS (
-  SELECT {LINE_COLUMN}, j, json_valid(j) AS ok FROM lines WHERE j <> ''
-), fields AS MATERIALIZED (
-  SELECT {LINE_COLUMN}, j, ok,
-         CASE WHEN ok THEN json_type(j) END AS jt,
-         CASE WHEN ok AND json_type(j) = 'OBJECT' THEN json_extract_string(j, {_PATHS!r}) END AS f
-  FROM parsed
+WITH fields AS MATERIALIZED (
+  SELECT {LINE_COLUMN}, j, try(json_extract_string(j, {_PATHS!r})) AS f FROM lines WHERE j <> ''
+), bodies AS MATERIALIZED (
+  SELECT *, CASE WHEN f[{_F["$.msgtype"]}] <> 'text' THEN json_extract_string(j, {_BODY_PATHS!r}) END AS b
+  FROM fields
 ), typed AS (
-  SELECT {LINE_COLUMN}, j, ok, jt, f,
+  SELECT {LINE_COLUMN}, j, f, b,
          {_f("$.msgid")} AS msgid,
          {_f("$.action")} AS action,
          CASE WHEN {_f("$.action")} = 'switch' THEN {_f("$.user")} ELSE {_f("$.from")} END AS sender,
@@ -76,12 +76,12 @@ WITH parsed AS (
               WHEN {_f("$.action")} = 'recall' THEN coalesce({_f("$.msgtype")}, 'revoke')
               ELSE {_f("$.msgtype")} END AS msgtype,
          {body_text} AS body
-  FROM fields
+  FROM bodies
 ), checked AS (
   SELECT *,
     CASE
-      WHEN NOT ok THEN 'invalid JSON'
-      WHEN jt <> 'OBJECT' THEN 'not a JSON object'
+      WHEN f IS NULL AND NOT json_valid(j) THEN 'invalid JSON'
+      WHEN NOT starts_with(ltrim(j), '{{') THEN 'not a JSON object'
       WHEN msgid IS NULL OR msgid = '' THEN 'missing msgid'
       WHEN action IS NULL THEN 'missing action'
       WHEN action NOT IN ('send', 'recall', 'switch') THEN 'unknown action ' || action
@@ -153,7 +153,7 @@ def _stage_block(
 def import_wecom_archive(paths: Sequence[Path], context: IngestContext) -> None:
     """Validate and stage every message line of ``paths``, then commit them to ``messages``."""
     statements = _extraction_sql(context.settings.timezone, EXTERNAL_ID_PREFIXES)
-    connection = new_duckdb_connection()
+    connection = new_duckdb_connection(memory_limit="512MB")
     try:
         with context.warehouse.staged_import("messages", context.run_id) as staged:
             for path in paths:

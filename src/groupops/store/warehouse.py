@@ -25,19 +25,28 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from groupops.errors import StoreError
-from groupops.store.schemas import FACT_SCHEMAS, NATURAL_KEYS, PARTITION_TIME_COLUMN
+from groupops.store.schemas import FACT_SCHEMAS, NATURAL_KEYS
 
 __all__ = ["CommitResult", "StagedImport", "Warehouse", "new_duckdb_connection"]
 
 _MANIFEST = "_manifest.json"
 _STAGING = "_staging"
+_COMMIT_MEMORY_LIMIT = "1GB"
 LINE_COLUMN = "_line"
 
 
-def new_duckdb_connection(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that never downloads extensions."""
+def new_duckdb_connection(
+    threads: int | None = None, memory_limit: str | None = None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection in UTC that never downloads extensions.
+
+    ``memory_limit`` (e.g. ``"1GB"``) bounds DuckDB's memory; larger work spills to a
+    temporary directory instead of growing the process.
+    """
     connection = duckdb.connect(config={"autoinstall_known_extensions": False})
     connection.execute("SET TimeZone = 'UTC'")
+    if memory_limit:
+        connection.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:
         connection.execute(f"SET threads={int(threads)}")
     return connection
@@ -193,9 +202,8 @@ class Warehouse:
 
     def _write_deduplicated(self, staged: StagedImport, out_dir: Path) -> list[dict[str, Any]]:
         table, key = staged.table, NATURAL_KEYS[staged.table]
-        time_column = PARTITION_TIME_COLUMN[table]
         columns = ", ".join(f's."{name}"' for name in FACT_SCHEMAS[table].names)
-        connection = new_duckdb_connection()
+        connection = new_duckdb_connection(memory_limit=_COMMIT_MEMORY_LIMIT)
         try:
             connection.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)})")
             months = {row[0] for row in connection.execute("SELECT DISTINCT month FROM staged").fetchall()}
@@ -208,8 +216,8 @@ class Warehouse:
                 connection.execute("CREATE TABLE existing (k VARCHAR)")
             connection.execute(
                 f'COPY (SELECT {columns} FROM staged s ANTI JOIN existing e ON s."{key}" = e.k '
-                f'QUALIFY row_number() OVER (PARTITION BY s."{key}" ORDER BY s.{LINE_COLUMN}) = 1 '
-                f'ORDER BY s.month, s."{time_column}") TO {_sql_string(out_dir)} '
+                f'QUALIFY row_number() OVER (PARTITION BY s."{key}" ORDER BY s.{LINE_COLUMN}) = 1) '
+                f"TO {_sql_string(out_dir)} "
                 "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
                 "FILENAME_PATTERN 'part-{uuid}', OVERWRITE_OR_IGNORE true)"
             )

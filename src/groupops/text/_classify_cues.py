@@ -39,14 +39,23 @@ def _ends_with_particle(text: str, particles: frozenset[str]) -> bool:
     return False
 
 
+def _without_statements(text: str, spans: tuple[str, ...]) -> str:
+    """The text with statement phrases that contain a question word (不怎么样, 没什么) blanked."""
+    for span in spans:
+        if span in text:
+            text = text.replace(span, "/")
+    return text
+
+
 def question_cues(normalised_text: str, lexicon: ClassifierLexicon) -> QuestionCues:
     """The question cues found in an already normalised message."""
+    plain = _without_statements(normalised_text, lexicon.question_not_interrogative)
     return QuestionCues(
         question_mark="?" in normalised_text,
-        final_particle=_ends_with_particle(normalised_text, lexicon.question_final_particles),
-        interrogatives=lexicon.question_interrogatives.count(normalised_text),
+        final_particle=_ends_with_particle(plain, lexicon.question_final_particles),
+        interrogatives=lexicon.question_interrogatives.count(plain),
         requests=lexicon.question_requests.count(normalised_text),
-        patterns=lexicon.question_patterns.count(normalised_text),
+        patterns=lexicon.question_patterns.count(plain),
         rhetorical=lexicon.rhetorical.count(normalised_text),
     )
 

@@ -30,6 +30,8 @@ DENSE_FEATURE_NAMES: tuple[str, ...] = (
     "lexicon_positive",
     "lexicon_negative",
     "lexicon_score",
+    "assertive_score",
+    "assertive_negative",
     "negated_positive",
     "negated_negative",
     "contrast",
@@ -42,6 +44,9 @@ DENSE_FEATURE_NAMES: tuple[str, ...] = (
     "rhetorical",
     "rule_question",
     "complaint_cues",
+    "plain_question",
+    "rhetorical_positive",
+    "rhetorical_negative",
     "length",
     "very_short",
     "spam_score",
@@ -84,10 +89,13 @@ def _capped(value: float, cap: float) -> float:
 def _dense_features(normalised: str, tokens: Sequence[str], lexicon: ClassifierLexicon) -> np.ndarray:
     sentiment = lexicon_sentiment(tokens, lexicon)
     cues = question_cues(normalised, lexicon)
+    complaints = complaint_cue_count(normalised, lexicon)
     values = [
         _capped(sentiment.positive, 4.0),
         _capped(sentiment.negative, 4.0),
         sentiment.score,
+        sentiment.score * (not cues.looks_like_question or cues.rhetorical > 0),
+        float(sentiment.score < -0.2 and not cues.looks_like_question),
         _capped(sentiment.negated_positive, 2.0),
         _capped(sentiment.negated_negative, 2.0),
         float(sentiment.contrast),
@@ -99,7 +107,10 @@ def _dense_features(normalised: str, tokens: Sequence[str], lexicon: ClassifierL
         _capped(cues.patterns, 2.0),
         _capped(cues.rhetorical, 2.0),
         float(cues.looks_like_question),
-        _capped(complaint_cue_count(normalised, lexicon), 3.0),
+        _capped(complaints, 3.0),
+        float(cues.looks_like_question and not complaints and sentiment.score > -0.5),
+        float(cues.rhetorical > 0 and (sentiment.positive > 0 or sentiment.negated_positive > 0)),
+        float(cues.rhetorical > 0 and sentiment.negative > 0 and not sentiment.negated_negative),
         _capped(math.log1p(len(normalised)), 5.0),
         float(len(normalised) <= 3),
         min(detect_spam(normalised).score, 2.0) / 2.0,
@@ -122,9 +133,9 @@ def _identity(tokens: Sequence[str]) -> Sequence[str]:
 class MessageFeaturizer:
     """Character 1–3-grams + negation-marked words (TF-IDF) + the scaled rule features."""
 
-    def __init__(self) -> None:
+    def __init__(self, character_ngrams: tuple[int, int] = (1, 3)) -> None:
         self._characters = TfidfVectorizer(
-            analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, lowercase=False, dtype=np.float64
+            analyzer="char", ngram_range=character_ngrams, min_df=2, sublinear_tf=True, lowercase=False, dtype=np.float64
         )
         self._words = TfidfVectorizer(analyzer=_identity, min_df=1, sublinear_tf=True, dtype=np.float64)
 

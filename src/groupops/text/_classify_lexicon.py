@@ -72,6 +72,7 @@ class ClassifierLexicon:
     emoji: dict[str, float]
     question_final_particles: frozenset[str]
     question_interrogatives: CueSet
+    question_not_interrogative: tuple[str, ...]
     question_requests: CueSet
     question_patterns: CueSet
     rhetorical: CueSet
@@ -168,6 +169,7 @@ def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
         emoji=_weights(sentiment.get("emoji") or {}, "emoji"),
         question_final_particles=frozenset(_words(question.get("final_particles"), "final_particles")),
         question_interrogatives=CueSet(_words(question.get("interrogatives"), "interrogatives"), ()),
+        question_not_interrogative=_words(question.get("not_interrogative"), "not_interrogative"),
         question_requests=CueSet(_words(question.get("requests"), "requests"), ()),
         question_patterns=_cue_set({"patterns": question.get("patterns")}, "question.patterns"),
         rhetorical=_cue_set(cues.get("rhetorical"), "rhetorical"),

@@ -18,11 +18,13 @@ A lexicon directory holds ``*.yaml`` files. Each file may declare:
 A context condition is a mapping of regular expressions over the *aggressively normalised*
 text (simplified, lower case, separators dropped, sentence breaks as ``。``):
 
+``term``     must match the whole (normalised) term itself
 ``before``   must match ending right where the term starts (within its sentence)
 ``after``    must match starting right where the term ends (within its sentence)
 ``sentence`` must occur somewhere in the term's sentence
 ``text``     must occur somewhere in the whole text (the message)
-and ``not_before`` / ``not_after`` / ``not_sentence`` / ``not_text`` which must *not* match.
+and ``not_term`` / ``not_before`` / ``not_after`` / ``not_sentence`` / ``not_text`` which must
+*not* match.
 All keys of one condition must hold; a context is a list of conditions, any of which may hold.
 """
 
@@ -54,7 +56,7 @@ __all__ = [
 Severity = Literal["violation", "review"]
 CATEGORIES = ("absolute", "authority", "efficacy", "price", "gift", "disparage", "label", "other")
 SEVERITIES: tuple[Severity, ...] = ("violation", "review")
-_CONDITION_KEYS = ("before", "after", "sentence", "text")
+_CONDITION_KEYS = ("term", "before", "after", "sentence", "text")
 _RULE_KEYS = {
     "id",
     "category",
@@ -84,10 +86,12 @@ class Condition:
     """One conjunction of regular expressions around a hit; see the module docstring."""
 
     source: str
+    term: re.Pattern[str] | None = None
     before: re.Pattern[str] | None = None
     after: re.Pattern[str] | None = None
     sentence: re.Pattern[str] | None = None
     text: re.Pattern[str] | None = None
+    not_term: re.Pattern[str] | None = None
     not_before: re.Pattern[str] | None = None
     not_after: re.Pattern[str] | None = None
     not_sentence: re.Pattern[str] | None = None
@@ -299,6 +303,9 @@ def _parse_context(path: Path, name: str, spec: Any) -> Context:
     if isinstance(spec, dict) and "when" in spec:
         note, description = spec.get("note"), spec.get("description")
         spec = spec["when"]
+    elif isinstance(spec, dict) and "note" in spec:  # an inline condition with its own note
+        note = spec["note"]
+        spec = {key: value for key, value in spec.items() if key != "note"}
     alternatives = spec if isinstance(spec, list) else [spec]
     return Context(name, tuple(_parse_condition(where, alt) for alt in alternatives), note, description)
 
@@ -309,7 +316,7 @@ def _parse_condition(where: str, spec: Any) -> Condition:
         raise ConfigurationError(f"{where}: a condition is a mapping with keys from {sorted(allowed)} (got {spec!r:.80})")
     compiled: dict[str, re.Pattern[str]] = {}
     for key, pattern in spec.items():
-        anchored = f"(?:{pattern})$" if key.endswith("before") else str(pattern)
+        anchored = f"(?:{pattern})$" if key.endswith(("before", "term")) else str(pattern)
         compiled[key] = _compile(where, key, anchored)
     return Condition(source=repr(spec), **compiled)
 

@@ -216,18 +216,22 @@ class Hit:
 
 
 def _condition_holds(condition: Condition, hit: Hit) -> bool:
-    for key in ("before", "after", "sentence", "text"):
+    for key in ("term", "before", "after", "sentence", "text"):
         pattern = getattr(condition, key)
         negated = getattr(condition, f"not_{key}")
         if pattern is None and negated is None:
             continue
         scope = getattr(hit, key)
-        search = pattern.match if key == "after" else pattern.search if pattern is not None else None
-        if search is not None and search(scope) is None:
+        if pattern is not None and _find(pattern, key, scope) is None:
             return False
-        if negated is not None and (negated.match if key == "after" else negated.search)(scope) is not None:
+        if negated is not None and _find(negated, key, scope) is not None:
             return False
     return True
+
+
+def _find(pattern: re.Pattern[str], key: str, scope: str) -> re.Match[str] | None:
+    """``after`` patterns are anchored at the term's end, ``term`` ones at its start; the others are searched."""
+    return pattern.match(scope) if key in ("after", "term") else pattern.search(scope)
 
 
 def _context_holds(context: Context, hit: Hit) -> bool:

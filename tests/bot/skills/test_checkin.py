@@ -46,7 +46,9 @@ def test_points_query_and_non_commands(run: BotRun) -> None:
     assert "还没有积分" in texts(run.say("wmA", "我的积分", at(1)))[0]
     run.say("wmA", "签到", at(1))
     assert "当前积分 5" in texts(run.say("wmA", "积分", at(1)))[0]
-    assert all(action.kind != "award_points" for action in run.say("wmA", "我今天签到了吗 哈哈 不想签到", at(1)))
+    assert all(
+        action.kind != "award_points" for action in run.say("wmA", "我今天签到了吗 哈哈 不想签到", at(1))
+    )
     assert run.skill_state("checkin").members["wmA"].total_days == 1
 
 

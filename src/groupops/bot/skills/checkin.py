@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -125,7 +125,7 @@ class CheckInSkill(Skill):
             "award_points",
             event.group_id,
             member_id=event.member_id,
-            data={"entries": [entry.__dict__ for entry in new_entries], "balance": record.points_balance},
+            data={"entries": [asdict(entry) for entry in new_entries], "balance": record.points_balance},
         )
         return SkillResult(
             new_state,

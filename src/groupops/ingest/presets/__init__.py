@@ -104,11 +104,19 @@ def _parse(document: Any, name: str, base: ColumnMap | None) -> ColumnMap:
     return replace(
         start,
         name=name,
-        columns={**start.columns, **{str(k): _string_list(v, f"{name}: columns.{k}") for k, v in columns.items()}},
+        columns={
+            **start.columns,
+            **{str(k): _string_list(v, f"{name}: columns.{k}") for k, v in columns.items()},
+        },
         time_format=time_format,
         status_map={**start.status_map, **_string_dict(document.get("status_map"), f"{name}: status_map")},
-        channel_map={**start.channel_map, **_string_dict(document.get("channel_map"), f"{name}: channel_map")},
-        member_id_from_tags=_string_list(tags, f"{name}: member_id_from_tags") if tags else start.member_id_from_tags,
+        channel_map={
+            **start.channel_map,
+            **_string_dict(document.get("channel_map"), f"{name}: channel_map"),
+        },
+        member_id_from_tags=_string_list(tags, f"{name}: member_id_from_tags")
+        if tags
+        else start.member_id_from_tags,
         inherit_order_fields=bool(document.get("inherit_order_fields", start.inherit_order_fields)),
     )
 
@@ -150,4 +158,3 @@ def column_map_from_options(
     if preset:
         return load_preset(str(preset))
     return ColumnMap("default")
-

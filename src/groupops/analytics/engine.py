@@ -1,0 +1,311 @@
+"""The analytics engine: where the Ibis expressions of the marts run (DuckDB or Spark).
+
+An engine loads the warehouse fact tables as Ibis tables and adds the time columns every
+metric uses, computed in the brand time zone the same way on both back ends:
+
+``local_time``  wall-clock time in the brand time zone (timestamp without zone)
+``day``         its calendar date; ``local_month`` its ``YYYY-MM``
+``day_number``  days since 1970-01-01 of ``day`` (integer day arithmetic)
+``epoch_us``    microseconds since the epoch of the UTC instant (ordering, windows)
+
+Everything after loading is portable Ibis, so the same mart runs on both engines. The
+engine is passed in (``open_engine(workspace, "spark")``), never chosen inside a metric.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from groupops.errors import ConfigurationError
+from groupops.store.schemas import FACT_SCHEMAS, PARTITION_TIME_COLUMN
+from groupops.store.workspace import Workspace
+
+__all__ = [
+    "ENGINE_NAMES",
+    "AnalyticsEngine",
+    "DuckDBEngine",
+    "Facts",
+    "SparkEngine",
+    "new_spark_session",
+    "open_engine",
+]
+
+ENGINE_NAMES = ("duckdb", "spark")
+ANALYSED_TABLES = ("messages", "membership_changes", "orders", "shop_events")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The fact tables as Ibis tables (with the time columns) plus group kinds and staff ids."""
+
+    messages: ir.Table
+    membership_changes: ir.Table
+    orders: ir.Table
+    shop_events: ir.Table
+    group_kinds: ir.Table  # group_id, kind
+    staff_ids: ir.Table  # staff_id
+
+
+def _apply_recalls(messages: ir.Table, every_message: ir.Table) -> ir.Table:
+    """``revoked`` is true for a message that a recall (in any loaded month) revokes."""
+    recalls = every_message.filter(
+        every_message.action == "recall", every_message.recalled_msgid.notnull()
+    ).select(recalled=every_message.recalled_msgid)
+    return messages.mutate(revoked=messages.revoked.fill_null(False) | messages.msgid.isin(recalls.recalled))
+
+
+def _checked_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigurationError(f"unknown time zone {name!r} (GROUPOPS_TIMEZONE)") from error
+    return name
+
+
+def _sql_string(value: str | Path) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class AnalyticsEngine(ABC):
+    """Runs Ibis expressions over one workspace's warehouse on one back end."""
+
+    name: str = ""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.timezone = _checked_timezone(workspace.settings.timezone)
+        self._scratch = Path(tempfile.mkdtemp(prefix="groupops-engine-"))
+        self._counter = 0
+
+    # -- back-end specific --------------------------------------------------------------
+    @property
+    @abstractmethod
+    def connection(self) -> Any:
+        """The Ibis backend."""
+
+    @abstractmethod
+    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+        """Register ``paths`` as a table with the time columns derived from ``time_column``."""
+
+    # -- shared ---------------------------------------------------------------------------
+    def facts(self, months: dict[str, set[str] | None] | None = None) -> Facts:
+        """The fact tables; ``months`` restricts a table to the files of some partitions."""
+        wanted = months or {}
+        tables = {table: self._load_fact(table, wanted.get(table)) for table in ANALYSED_TABLES}
+        if wanted.get("messages") is not None:
+            every_message = self._load_fact("messages", None)
+        else:
+            every_message = tables["messages"]
+        tables["messages"] = _apply_recalls(tables["messages"], every_message)
+        return Facts(**tables, group_kinds=self._group_kinds(), staff_ids=self._staff_ids())
+
+    def _load_fact(self, table: str, months: set[str] | None) -> ir.Table:
+        files = self.workspace.warehouse.files(table, months)
+        paths = files or [self._empty_file(table)]
+        return self._load_parquet(table, paths, PARTITION_TIME_COLUMN[table])
+
+    def _empty_file(self, table: str) -> Path:
+        path = self._scratch / f"empty-{table}.parquet"
+        if not path.exists():
+            pq.write_table(FACT_SCHEMAS[table].empty_table(), path)
+        return path
+
+    def read_parquet(self, paths: list[Path], schema: pa.Schema) -> ir.Table:
+        """Mart files as a table (an empty table of ``schema`` when there are none)."""
+        if not paths:
+            path = self._scratch / f"empty-{self._next_name('mart')}.parquet"
+            pq.write_table(schema.empty_table(), path)
+            paths = [path]
+        return self._load_parquet("mart", paths, None)
+
+    def table_from_arrow(self, table: pa.Table) -> ir.Table:
+        """A small in-memory table (calendars, group kinds) usable in joins on this engine."""
+        path = self._scratch / f"{self._next_name('memory')}.parquet"
+        pq.write_table(table, path)
+        return self._load_parquet("memory", [path], None)
+
+    def to_arrow(self, expression: ir.Table) -> pa.Table:
+        """Run ``expression`` and return its rows as Arrow."""
+        with _quiet_engine_warnings():
+            return self.connection.to_pyarrow(expression)
+
+    def _next_name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"groupops_{prefix}_{self._counter}"
+
+    def _group_kinds(self) -> ir.Table:
+        from groupops.store.models import Group
+
+        with self.workspace.database.session() as session:
+            rows = session.execute(select(Group.id, Group.kind)).all()
+        table = pa.table(
+            {"group_id": [row[0] for row in rows], "kind": [row[1] for row in rows]},
+            schema=pa.schema([("group_id", pa.string()), ("kind", pa.string())]),
+        )
+        return self.table_from_arrow(table)
+
+    def _staff_ids(self) -> ir.Table:
+        from groupops.store.models import Staff
+
+        with self.workspace.database.session() as session:
+            rows = session.execute(select(Staff.id)).scalars().all()
+        schema = pa.schema([("staff_id", pa.string())])
+        return self.table_from_arrow(pa.table({"staff_id": list(rows)}, schema=schema))
+
+    def close(self) -> None:
+        """Release the scratch directory (and the back end when the engine owns it)."""
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self) -> AnalyticsEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+@contextmanager
+def _quiet_engine_warnings() -> Iterator[None]:
+    """PySpark warns about pandas versions on every conversion; it is not actionable here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*PySpark.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark.*")
+        yield
+
+
+class DuckDBEngine(AnalyticsEngine):
+    """The embedded default: DuckDB reading the manifest's Parquet files directly."""
+
+    name = "duckdb"
+
+    def __init__(self, workspace: Workspace, *, threads: int | None = None) -> None:
+        super().__init__(workspace)
+        self._connection = ibis.duckdb.connect()
+        self._connection.raw_sql("SET TimeZone = 'UTC'")
+        self._connection.raw_sql("SET autoinstall_known_extensions = false")
+        if threads:
+            self._connection.raw_sql(f"SET threads = {int(threads)}")
+
+    @property
+    def connection(self) -> Any:
+        return self._connection
+
+    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+        name = self._next_name(table)
+        files = "[" + ", ".join(_sql_string(path) for path in paths) + "]"
+        extra = ""
+        if time_column:
+            local = f"timezone({_sql_string(self.timezone)}, {time_column})"
+            extra = (
+                f", {local} AS local_time, CAST({local} AS DATE) AS day, "
+                f"strftime({local}, '%Y-%m') AS local_month, "
+                f"CAST(CAST({local} AS DATE) - DATE '1970-01-01' AS BIGINT) AS day_number, "
+                f"epoch_us({time_column}) AS epoch_us"
+            )
+        self._connection.raw_sql(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *{extra} FROM read_parquet({files})"
+        )
+        return self._connection.table(name)
+
+    def close(self) -> None:
+        try:
+            self._connection.disconnect()
+        finally:
+            super().close()
+
+
+def new_spark_session(timezone: str = "UTC", app_name: str = "groupops") -> Any:
+    """A local-mode Spark session sized for one machine (2 cores, few shuffle partitions, no UI)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as error:  # pragma: no cover - depends on the installation
+        raise ConfigurationError(
+            "the spark engine needs PySpark: pip install 'groupops[spark]' (and Java 17)"
+        ) from error
+    with _quiet_engine_warnings():
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName(app_name)
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.ansi.enabled", "false")
+            .config("spark.driver.memory", "2g")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+class SparkEngine(AnalyticsEngine):
+    """PySpark (local mode here; a cluster when the session is given): the scale-out path."""
+
+    name = "spark"
+
+    def __init__(self, workspace: Workspace, *, session: Any | None = None) -> None:
+        super().__init__(workspace)
+        self._owns_session = session is None
+        self._session = session if session is not None else new_spark_session(self.timezone)
+        with _quiet_engine_warnings():
+            self._connection = ibis.pyspark.connect(self._session)
+        # Ibis pins the session time zone to UTC; the brand zone is applied explicitly below.
+        self._session.conf.set("spark.sql.session.timeZone", "UTC")
+
+    @property
+    def connection(self) -> Any:
+        return self._connection
+
+    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+        from pyspark.sql import functions as spark_functions
+
+        frame = self._session.read.parquet(*[str(path) for path in paths])
+        if time_column:
+            local = spark_functions.from_utc_timestamp(spark_functions.col(time_column), self.timezone)
+            day = spark_functions.to_date(local)
+            frame = (
+                frame.withColumn("local_time", local)
+                .withColumn("day", day)
+                .withColumn("local_month", spark_functions.date_format(local, "yyyy-MM"))
+                .withColumn(
+                    "day_number",
+                    spark_functions.datediff(day, spark_functions.lit("1970-01-01").cast("date")).cast(
+                        "long"
+                    ),
+                )
+                .withColumn("epoch_us", spark_functions.unix_micros(spark_functions.col(time_column)))
+            )
+        name = self._next_name(table)
+        frame.createOrReplaceTempView(name)
+        return self._connection.table(name)
+
+    def close(self) -> None:
+        try:
+            if self._owns_session:
+                self._session.stop()
+        finally:
+            super().close()
+
+
+def open_engine(workspace: Workspace, name: str | None = None, **options: Any) -> AnalyticsEngine:
+    """The engine called ``name`` (default: the ``engine`` setting) over ``workspace``."""
+    chosen = (name or workspace.settings.engine).lower()
+    if chosen == "duckdb":
+        return DuckDBEngine(workspace, **options)
+    if chosen == "spark":
+        return SparkEngine(workspace, **options)
+    raise ConfigurationError(f"unknown analytics engine {chosen!r}; choose one of {', '.join(ENGINE_NAMES)}")

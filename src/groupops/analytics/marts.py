@@ -1,0 +1,395 @@
+"""The marts, written once as Ibis expressions (they run unchanged on DuckDB and on Spark).
+
+Building blocks (definitions in ``groupops.analytics.kpis.METRIC_DEFINITIONS``):
+
+* an **interaction** is a customer's group message that counts: ``action`` send, ``msgtype``
+  not revoke/switch/agree/disagree, not recalled, in a group, not sent by staff or a robot;
+* a member is **active** on a day when they interacted in a group or placed a valid order;
+* a **valid order** has status ``paid`` or ``partially_refunded``; its day is the day it was
+  placed (brand time zone);
+* an order is **group-attributed** when its channel is ``group`` or the buyer interacted in a
+  group on the order's day or in the ``ATTRIBUTION_WINDOW_DAYS`` days before it.
+
+Day arithmetic uses the integer ``day_number`` (days since 1970-01-01 in the brand zone);
+columns named in a mart's ``date_columns`` are turned back into dates when written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+
+from groupops.analytics.engine import Facts
+
+__all__ = [
+    "ATTRIBUTION_WINDOW_DAYS",
+    "NON_INTERACTION_MESSAGE_TYPES",
+    "VALID_ORDER_STATUSES",
+    "MartSpec",
+    "active_member_days",
+    "brand_daily_activity",
+    "countable_group_messages",
+    "group_daily_activity",
+    "group_health",
+    "left_join_on",
+    "lifecycle",
+    "member_daily_activity",
+    "month_index_of_day",
+    "membership_transitions",
+    "members_present",
+    "orders_attributed",
+    "rolling_distinct_members",
+    "staff_members",
+]
+
+NON_INTERACTION_MESSAGE_TYPES = ("revoke", "switch", "agree", "disagree")
+VALID_ORDER_STATUSES = ("paid", "partially_refunded")
+PAID_ORDER_STATUSES = ("paid", "partially_refunded", "refunded")
+ATTRIBUTION_WINDOW_DAYS = 7
+
+
+@dataclass(frozen=True)
+class MartSpec:
+    """A mart the pipeline writes: partitioned by month (with the input months it reads) or whole."""
+
+    name: str
+    description: str
+    partitioned: bool = False
+    # input table -> (months before, months after) a partition reads
+    inputs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    date_columns: tuple[str, ...] = ()
+    month_index_columns: tuple[str, ...] = ()
+    sort_keys: tuple[str, ...] = ()
+    builder: Callable[..., ir.Table] | None = None
+
+
+# -- messages and members -----------------------------------------------------------------
+
+
+def countable_group_messages(messages: ir.Table) -> ir.Table:
+    """Group messages that count (sent, not a system type, not recalled)."""
+    return messages.filter(
+        messages.group_id.notnull(),
+        messages.action.fill_null("send") == "send",
+        ~messages.msgtype.fill_null("unknown").isin(NON_INTERACTION_MESSAGE_TYPES),
+        ~messages.revoked.fill_null(False),
+    )
+
+
+def staff_members(facts: Facts) -> ir.Table:
+    """Ids of staff and robots: the staff table plus every sender flagged as staff."""
+    messages = facts.messages
+    flagged = messages.filter(messages.sender_is_staff.fill_null(False)).select(
+        staff_id=messages.sender_id
+    )
+    return facts.staff_ids.select("staff_id").union(flagged, distinct=True)
+
+
+def _customer_messages(facts: Facts) -> ir.Table:
+    messages = countable_group_messages(facts.messages)
+    staff = staff_members(facts)
+    return messages.filter(
+        ~messages.sender_is_staff.fill_null(False), ~messages.sender_id.isin(staff.staff_id)
+    )
+
+
+def member_daily_activity(facts: Facts) -> ir.Table:
+    """One row per member, group and day with at least one interaction."""
+    messages = _customer_messages(facts)
+    return messages.group_by(
+        month=messages.local_month,
+        day_number=messages.day_number,
+        group_id=messages.group_id,
+        member_id=messages.sender_id,
+    ).aggregate(interactions=messages.count())
+
+
+def orders_attributed(facts: Facts, activity: ir.Table) -> ir.Table:
+    """Every order with its day, validity, net amount and group attribution."""
+    orders = facts.orders.filter(facts.orders.order_id.notnull())
+    spoke = activity.select("member_id", "day_number").distinct()
+    joined = orders.join(
+        spoke,
+        [
+            orders.member_id == spoke.member_id,
+            spoke.day_number <= orders.day_number,
+            spoke.day_number >= orders.day_number - ATTRIBUTION_WINDOW_DAYS,
+        ],
+    )
+    after_speaking = joined.select(attributed_order=orders.order_id).distinct()
+    valid = orders.status.isin(VALID_ORDER_STATUSES)
+    refund = orders.refund_amount.fill_null(0.0)
+    amount = orders.amount.fill_null(0.0)
+    return orders.select(
+        month=orders.local_month,
+        day_number=orders.day_number,
+        order_id=orders.order_id,
+        member_id=orders.member_id,
+        status=orders.status,
+        channel=orders.channel,
+        valid=valid,
+        paid=orders.status.isin(PAID_ORDER_STATUSES),
+        amount=amount,
+        refund_amount=refund,
+        net_amount=ibis.ifelse(orders.status.isin(PAID_ORDER_STATUSES), amount - refund, 0.0),
+        group_channel=orders.channel.fill_null("") == "group",
+        group_attributed=valid
+        & ((orders.channel.fill_null("") == "group") | orders.order_id.isin(after_speaking.attributed_order)),
+    )
+
+
+def group_daily_activity(facts: Facts) -> ir.Table:
+    """Per group and day: messages, customer and staff messages, speakers, repeated texts."""
+    messages = countable_group_messages(facts.messages)
+    staff = staff_members(facts)
+    is_staff = messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id)
+    text = messages.text.strip()
+    repeats = messages.count().over(
+        ibis.window(group_by=[messages.group_id, messages.local_month, text])
+    )
+    marked = messages.mutate(
+        is_staff=is_staff,
+        repeated=(messages.msgtype == "text") & (text.length() > 0) & (repeats >= 2),
+    )
+    return marked.group_by(
+        month=marked.local_month, day_number=marked.day_number, group_id=marked.group_id
+    ).aggregate(
+        messages=marked.count(),
+        customer_messages=(~marked.is_staff).sum().cast("int64"),
+        staff_messages=marked.is_staff.sum().cast("int64"),
+        speakers=ibis.ifelse(marked.is_staff, None, marked.sender_id).nunique(),
+        repeated_messages=marked.repeated.sum().cast("int64"),
+    )
+
+
+# -- membership -----------------------------------------------------------------------------
+
+
+def membership_transitions(facts: Facts) -> ir.Table:
+    """Days a customer starts (+1) or stops (-1) being present in a group.
+
+    Present = the latest change is ``join`` or ``snapshot``; staff ids are left out.
+    """
+    changes = facts.membership_changes.filter(
+        facts.membership_changes.member_id.notnull(),
+        facts.membership_changes.group_id.notnull(),
+        ~facts.membership_changes.member_id.isin(staff_members(facts).staff_id),
+    )
+    present = changes.change.isin(("join", "snapshot"))
+    window = ibis.window(
+        group_by=[changes.group_id, changes.member_id], order_by=[changes.epoch_us, changes.event_id]
+    )
+    stated = changes.mutate(present=present, was_present=present.lag().over(window).fill_null(False))
+    moved = stated.filter(stated.present != stated.was_present)
+    return moved.select(
+        group_id=moved.group_id,
+        member_id=moved.member_id,
+        month=moved.local_month,
+        day_number=moved.day_number,
+        delta=ibis.ifelse(moved.present, 1, -1).cast("int64"),
+        is_join=(moved.change == "join") & moved.present,
+        is_leave=~moved.present,
+    )
+
+
+def members_present(transitions: ir.Table, day_number: int, groups: ir.Table | None = None) -> ir.Table:
+    """Distinct customers present, at the end of ``day_number``, in any group (or in ``groups``)."""
+    upto = transitions.filter(transitions.day_number <= day_number)
+    if groups is not None:
+        upto = upto.filter(upto.group_id.isin(groups.group_id))
+    per_stay = upto.group_by("group_id", "member_id").aggregate(state=upto.delta.sum())
+    return per_stay.filter(per_stay.state > 0).select("member_id").distinct()
+
+
+# -- activity ---------------------------------------------------------------------------------
+
+
+def active_member_days(activity: ir.Table, orders: ir.Table) -> ir.Table:
+    """Distinct (member, day) on which a member interacted or placed a valid order."""
+    spoke = activity.select(member_id=activity.member_id, day_number=activity.day_number.cast("int64"))
+    valid = orders.filter(orders.valid)
+    bought = valid.select(member_id=valid.member_id, day_number=valid.day_number.cast("int64"))
+    return spoke.union(bought, distinct=True)
+
+
+def rolling_distinct_members(member_days: ir.Table, calendar: ir.Table, window_days: int) -> ir.Table:
+    """Distinct members active within the ``window_days`` days ending on each calendar day.
+
+    Each active day covers ``[day, day + window)``; overlapping cover of one member is
+    merged with ``lag``, so a running sum of starts and ends counts each member once.
+    """
+    order = ibis.window(group_by=member_days.member_id, order_by=member_days.day_number)
+    previous = member_days.day_number.lag().over(order)
+    fresh = previous.isnull() | (member_days.day_number - previous >= window_days)
+    covered = member_days.mutate(
+        start=ibis.ifelse(fresh, member_days.day_number, previous + window_days).cast("int64"),
+        end=(member_days.day_number + window_days).cast("int64"),
+    )
+    starts = covered.select(day_number=covered.start, delta=ibis.literal(1, "int64"))
+    ends = covered.select(day_number=covered.end, delta=ibis.literal(-1, "int64"))
+    zero = calendar.select(day_number=calendar.day_number, delta=ibis.literal(0, "int64"))
+    deltas = starts.union(ends).union(zero)
+    per_day = deltas.group_by("day_number").aggregate(delta=deltas.delta.sum())
+    running = per_day.mutate(
+        members=per_day.delta.sum().over(ibis.window(order_by=per_day.day_number, rows=(None, 0)))
+    )
+    return running.filter(running.day_number.isin(calendar.day_number)).select("day_number", "members")
+
+
+def _brand_presence_per_day(transitions: ir.Table, calendar: ir.Table) -> ir.Table:
+    """Distinct customers present in at least one group at the end of each calendar day."""
+    per_member_day = transitions.group_by("member_id", "day_number").aggregate(delta=transitions.delta.sum())
+    order = ibis.window(
+        group_by=per_member_day.member_id, order_by=per_member_day.day_number, rows=(None, 0)
+    )
+    counted = per_member_day.mutate(groups=per_member_day.delta.sum().over(order))
+    order_previous = ibis.window(group_by=counted.member_id, order_by=counted.day_number)
+    flagged = counted.mutate(before=counted.groups.lag().over(order_previous).fill_null(0))
+    change = ibis.ifelse(
+        (flagged.groups > 0) & (flagged.before <= 0), 1, ibis.ifelse((flagged.groups <= 0) & (flagged.before > 0), -1, 0)
+    ).cast("int64")
+    deltas = flagged.select(day_number=flagged.day_number, delta=change).union(
+        calendar.select(day_number=calendar.day_number, delta=ibis.literal(0, "int64"))
+    )
+    per_day = deltas.group_by("day_number").aggregate(delta=deltas.delta.sum())
+    running = per_day.mutate(
+        members=per_day.delta.sum().over(ibis.window(order_by=per_day.day_number, rows=(None, 0)))
+    )
+    return running.filter(running.day_number.isin(calendar.day_number)).select("day_number", "members")
+
+
+def brand_daily_activity(
+    activity: ir.Table, orders: ir.Table, transitions: ir.Table, calendar: ir.Table
+) -> ir.Table:
+    """Per day: DAU/WAU/MAU, stickiness, members, speakers, interactions, daily interaction rate."""
+    member_days = active_member_days(activity, orders)
+    dau = rolling_distinct_members(member_days, calendar, 1).rename(dau="members")
+    wau = rolling_distinct_members(member_days, calendar, 7).rename(wau="members")
+    mau = rolling_distinct_members(member_days, calendar, 30).rename(mau="members")
+    present = _brand_presence_per_day(transitions, calendar)
+    talk = activity.group_by("day_number").aggregate(
+        interactions=activity.interactions.sum().cast("int64"), speakers=activity.member_id.nunique()
+    )
+    valid = orders.filter(orders.valid)
+    bought = valid.group_by("day_number").aggregate(buyers=valid.member_id.nunique())
+    joined = calendar.select("day_number", "month")
+    for part in (dau, wau, mau, present, talk, bought):
+        joined = left_join_on(joined, part, ["day_number"])
+    filled = joined.mutate(
+        interactions=joined.interactions.fill_null(0),
+        speakers=joined.speakers.fill_null(0),
+        buyers=joined.buyers.fill_null(0),
+    )
+    return filled.mutate(
+        stickiness=_ratio(filled.dau, filled.mau),
+        interaction_rate=_ratio(filled.speakers, filled.members),
+        active_ratio=_ratio(filled.mau, filled.members),
+    )
+
+
+def left_join_on(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
+    """``left`` LEFT JOIN ``right`` USING ``keys``, keeping the left key columns once."""
+    joined = left.left_join(right, keys)
+    extra = [name for name in right.columns if name not in keys]
+    return joined.select(*[left[name] for name in left.columns], *[right[name] for name in extra])
+
+
+def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
+    """numerator / denominator as a float, null when the denominator is 0 or null."""
+    return ibis.ifelse(denominator > 0, numerator.cast("float64") / denominator.cast("float64"), None)
+
+
+def lifecycle(member_days: ir.Table, period: str) -> ir.Table:
+    """PostHog-style lifecycle per period: new, returning, resurrecting and dormant members.
+
+    ``period`` is ``week`` (Monday-based) or ``month``; ``period_index`` is the week number
+    since 1969-12-29 or ``year * 12 + month - 1``.
+    """
+    index = _period_index(member_days, period)
+    periods = member_days.select(member_id=member_days.member_id, period_index=index).distinct()
+    order = ibis.window(group_by=periods.member_id, order_by=periods.period_index)
+    marked = periods.mutate(
+        previous=periods.period_index.lag().over(order), following=periods.period_index.lead().over(order)
+    )
+    last_period = periods.period_index.max().as_scalar()
+    status = ibis.cases(
+        (marked.previous.isnull(), "new"),
+        (marked.previous == marked.period_index - 1, "returning"),
+        else_="resurrecting",
+    )
+    active = marked.select(period_index=marked.period_index, status=status)
+    gone = marked.filter(
+        marked.following.isnull() | (marked.following > marked.period_index + 1),
+        marked.period_index + 1 <= last_period,
+    ).select(period_index=(marked.period_index + 1).cast("int64"), status=ibis.literal("dormant"))
+    rows = active.union(gone)
+    counts = rows.group_by("period_index").aggregate(
+        **{
+            name: (rows.status == name).sum().cast("int64")
+            for name in ("new", "returning", "resurrecting", "dormant")
+        }
+    )
+    return counts.mutate(period=ibis.literal(period))
+
+
+def _period_index(table: ir.Table, period: str) -> ir.IntegerValue:
+    if period == "week":
+        return ((table.day_number + 3) // 7).cast("int64")
+    if period == "month":
+        return month_index_of_day(table.day_number)
+    raise ValueError(f"unknown period {period!r}")
+
+
+def month_index_of_day(day_number: ir.IntegerValue) -> ir.IntegerValue:
+    """``year * 12 + month - 1`` of a day number, in portable integer arithmetic (civil calendar)."""
+    # Howard Hinnant's days-to-civil algorithm, valid for every date after 1970.
+    shifted = day_number + 719468
+    era = shifted // 146097
+    day_of_era = shifted - era * 146097
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_position = (5 * day_of_year + 2) // 153
+    month = ibis.ifelse(month_position < 10, month_position + 3, month_position - 9)
+    year = year_of_era + era * 400 + ibis.ifelse(month <= 2, 1, 0)
+    return (year * 12 + month - 1).cast("int64")
+
+
+# -- groups -----------------------------------------------------------------------------------
+
+
+def group_health(
+    group_daily: ir.Table, activity: ir.Table, transitions: ir.Table, group_kinds: ir.Table
+) -> ir.Table:
+    """Per group and month: members at month end, joins, leaves, speakers, staff share, repetition."""
+    months = group_daily.group_by("group_id", "month").aggregate(
+        messages=group_daily.messages.sum().cast("int64"),
+        customer_messages=group_daily.customer_messages.sum().cast("int64"),
+        staff_messages=group_daily.staff_messages.sum().cast("int64"),
+        repeated_messages=group_daily.repeated_messages.sum().cast("int64"),
+    )
+    speakers = activity.group_by("group_id", "month").aggregate(speakers=activity.member_id.nunique())
+    moves = transitions.group_by("group_id", "month").aggregate(
+        delta=transitions.delta.sum().cast("int64"),
+        joins=transitions.is_join.sum().cast("int64"),
+        leaves=transitions.is_leave.sum().cast("int64"),
+    )
+    keys = months.select("group_id", "month").union(moves.select("group_id", "month"), distinct=True)
+    table = keys
+    for part in (months, speakers, moves):
+        table = left_join_on(table, part, ["group_id", "month"])
+    counts = ("messages", "customer_messages", "staff_messages", "repeated_messages", "speakers")
+    table = table.mutate(
+        **{name: table[name].fill_null(0) for name in (*counts, "delta", "joins", "leaves")}
+    )
+    running = ibis.window(group_by=table.group_id, order_by=table.month, rows=(None, 0))
+    table = table.mutate(members=table.delta.sum().over(running).cast("int64")).drop("delta")
+    table = left_join_on(table, group_kinds.select("group_id", "kind"), ["group_id"])
+    return table.mutate(
+        kind=table.kind.fill_null("unknown"),
+        staff_share=_ratio(table.staff_messages, table.messages),
+        repeated_share=_ratio(table.repeated_messages, table.messages),
+        active_ratio=_ratio(table.speakers, table.members),
+    )

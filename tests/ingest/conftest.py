@@ -1,0 +1,44 @@
+"""Fixtures for the import tests: a fresh workspace in a temporary data directory, and file writers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from groupops.config import Settings
+from groupops.store.workspace import Workspace
+
+WriteCsv = Callable[..., Path]
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Iterator[Workspace]:
+    opened = Workspace(Settings(data=tmp_path / "data"))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> WriteCsv:
+    """``write_csv(name, rows, encoding="utf-8")`` writes rows (first one the header) and returns the path."""
+
+    def write(name: str, rows: Sequence[Sequence[Any]], encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        with path.open("w", encoding=encoding, newline="") as handle:
+            csv.writer(handle).writerows(rows)
+        return path
+
+    return write
+
+
+def quarantined(report: Any) -> list[dict[str, Any]]:
+    """The quarantine records of an import report."""
+    if report.quarantine_file is None:
+        return []
+    lines = Path(report.quarantine_file).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines]
