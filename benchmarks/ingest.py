@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import measure_in_subprocess, print_table  # noqa: E402
+from _common import measure_in_subprocess, print_table
 
 _TEXTS = [
     "请问这件卫衣有S码吗？身高160体重50kg",
@@ -55,7 +55,9 @@ def write_archive(path: Path, count: int, seed: int = 7) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
@@ -84,7 +86,7 @@ def main() -> None:
         args.messages,
         setup="import duckdb",
         body=f"duckdb.sql(\"COPY (SELECT * FROM read_json({str(archive)!r}, format='newline_delimited')) "
-        f"TO {str(workdir / 'duck.parquet')!r} (FORMAT parquet)\")",
+        f'TO {str(workdir / "duck.parquet")!r} (FORMAT parquet)")',
     )
     pandas_rows = min(args.messages, 1_000_000)
     pandas_baseline = measure_in_subprocess(
@@ -100,13 +102,15 @@ with open({str(archive)!r}, encoding='utf-8') as handle:
         rows.append(json.loads(line))
 frame = pd.json_normalize(rows)
 frame['tolist'] = frame['tolist'].astype(str)
-frame.to_parquet({str(workdir / 'pandas.parquet')!r})
+frame.to_parquet({str(workdir / "pandas.parquet")!r})
 """,
     )
     rows = [groupops, duckdb_ceiling, pandas_baseline]
     print_table(f"ingest of {args.messages:,} archive messages", "msg", rows, duckdb_ceiling)
-    print(f"\nGroupOps / DuckDB ceiling: {groupops.rate / duckdb_ceiling.rate:.2f}x of the ceiling "
-          f"({duckdb_ceiling.rate / groupops.rate:.2f}x slower; target <= 2.5x)")
+    print(
+        f"\nGroupOps / DuckDB ceiling: {groupops.rate / duckdb_ceiling.rate:.2f}x of the ceiling "
+        f"({duckdb_ceiling.rate / groupops.rate:.2f}x slower; target <= 2.5x)"
+    )
     print(f"GroupOps / pandas baseline: {groupops.rate / pandas_baseline.rate:.2f}x faster")
     print(f"GroupOps peak memory: {groupops.peak_mb:,.0f} MB (target < 1,500 MB at 5M messages)")
     if args.workdir is None:

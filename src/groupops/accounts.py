@@ -44,7 +44,9 @@ def _validate(name: str, role: str, password: str) -> None:
         raise ConfigurationError(f"password too short: at least {_MIN_PASSWORD_LENGTH} characters")
 
 
-def create_user(session: Session, name: str, role: str, password: str | None = None, actor: str = "cli") -> str:
+def create_user(
+    session: Session, name: str, role: str, password: str | None = None, actor: str = "cli"
+) -> str:
     """Create a user and return the password (generated when not given)."""
     password = password or generate_password()
     _validate(name, role, password)

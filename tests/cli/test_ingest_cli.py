@@ -18,12 +18,27 @@ def _archive(tmp_path: Path, count: int = 3, bad: bool = True) -> Path:
 
 
 def test_ingest_json_contract_and_exit_code(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["ingest", "wecom-archive", str(_archive(tmp_path)), "--data", str(tmp_path / "d"), "--json"])
+    result = runner.invoke(
+        app, ["ingest", "wecom-archive", str(_archive(tmp_path)), "--data", str(tmp_path / "d"), "--json"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert list(report) == ["kind", "files", "read", "ingested", "duplicates", "quarantined", "quarantine_file"]
+    assert list(report) == [
+        "kind",
+        "files",
+        "read",
+        "ingested",
+        "duplicates",
+        "quarantined",
+        "quarantine_file",
+    ]
     assert (report["read"], report["ingested"], report["duplicates"], report["quarantined"]) == (4, 3, 0, 1)
-    again = json.loads(runner.invoke(app, ["ingest", "wecom-archive", str(tmp_path / "a.jsonl"), "--data", str(tmp_path / "d"), "--json"]).stdout)
+    again = json.loads(
+        runner.invoke(
+            app,
+            ["ingest", "wecom-archive", str(tmp_path / "a.jsonl"), "--data", str(tmp_path / "d"), "--json"],
+        ).stdout
+    )
     assert (again["ingested"], again["duplicates"]) == (0, 3)
 
 
@@ -34,13 +49,17 @@ def test_unknown_kind_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_missing_file_fails_with_nothing_changed(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["ingest", "wecom-archive", str(tmp_path / "missing.jsonl"), "--data", str(tmp_path / "d")])
+    result = runner.invoke(
+        app, ["ingest", "wecom-archive", str(tmp_path / "missing.jsonl"), "--data", str(tmp_path / "d")]
+    )
     assert result.exit_code == 1
     assert "no such file" in result.output
     assert not (tmp_path / "d" / "warehouse" / "messages").exists()
 
 
 def test_human_output_names_the_quarantine_file(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["ingest", "wecom-archive", str(_archive(tmp_path)), "--data", str(tmp_path / "d")])
+    result = runner.invoke(
+        app, ["ingest", "wecom-archive", str(_archive(tmp_path)), "--data", str(tmp_path / "d")]
+    )
     assert result.exit_code == 0
     assert "quarantined" in result.output and "quarantine" in result.output

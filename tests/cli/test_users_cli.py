@@ -14,7 +14,9 @@ runner = CliRunner()
 
 
 def test_users_add_generates_a_password_that_signs_in(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["users", "add", "alice", "--role", "manager", "--data", str(tmp_path), "--json"])
+    result = runner.invoke(
+        app, ["users", "add", "alice", "--role", "manager", "--data", str(tmp_path), "--json"]
+    )
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
     assert created["role"] == "manager" and len(created["password"]) >= 16
@@ -27,8 +29,16 @@ def test_users_add_generates_a_password_that_signs_in(tmp_path: Path) -> None:
 def test_users_add_refuses_bad_role_duplicate_and_short_password(tmp_path: Path) -> None:
     data = ["--data", str(tmp_path)]
     assert runner.invoke(app, ["users", "add", "bob", "--role", "overlord", *data]).exit_code == 1
-    assert runner.invoke(app, ["users", "add", "bob", "--role", "cs", "--password", "short", *data]).exit_code == 1
-    assert runner.invoke(app, ["users", "add", "bob", "--role", "cs", "--password", "long-enough-pw", *data]).exit_code == 0
+    assert (
+        runner.invoke(app, ["users", "add", "bob", "--role", "cs", "--password", "short", *data]).exit_code
+        == 1
+    )
+    assert (
+        runner.invoke(
+            app, ["users", "add", "bob", "--role", "cs", "--password", "long-enough-pw", *data]
+        ).exit_code
+        == 0
+    )
     duplicate = runner.invoke(app, ["users", "add", "bob", "--role", "cs", *data])
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     hostile = runner.invoke(app, ["users", "add", "<script>", "--role", "cs", *data])

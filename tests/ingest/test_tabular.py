@@ -179,7 +179,14 @@ def test_month_is_taken_in_the_brand_time_zone() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("¥1,299.00", 1299.0), ("1299", 1299.0), ("1,299.5", 1299.5), ("￥ 88", 88.0), ("99元", 99.0), (12, 12.0)],
+    [
+        ("¥1,299.00", 1299.0),
+        ("1299", 1299.0),
+        ("1,299.5", 1299.5),
+        ("￥ 88", 88.0),
+        ("99元", 99.0),
+        (12, 12.0),
+    ],
 )
 def test_parse_money_accepts_yuan_notations(value: object, expected: float) -> None:
     assert parse_money(value, "amount") == expected  # type: ignore[arg-type]

@@ -13,7 +13,9 @@ ROOM = "wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA"
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
-def _msg(msgid: str, msgtype: str = "text", offset_s: int = 0, sender: str = "wmAbc123", **body: object) -> dict:
+def _msg(
+    msgid: str, msgtype: str = "text", offset_s: int = 0, sender: str = "wmAbc123", **body: object
+) -> dict:
     record: dict[str, object] = {
         "msgid": msgid, "action": "send", "from": sender, "tolist": ["zhangsan"],
         "roomid": ROOM, "msgtime": T0 + offset_s * 1000, "msgtype": msgtype,
@@ -84,7 +86,9 @@ def test_month_partition_follows_the_brand_time_zone(sqlite_workspace: Workspace
     assert _messages(sqlite_workspace)["tz"]["month"] == "2026-01"
 
 
-def test_bad_lines_are_quarantined_with_file_line_and_reason(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+def test_bad_lines_are_quarantined_with_file_line_and_reason(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.jsonl"
     good = json.dumps(_msg("ok1"))
     lines = [
@@ -124,13 +128,22 @@ def test_reimport_adds_nothing(workspace: Workspace, tmp_path: Path) -> None:
     assert workspace.warehouse.row_count("messages") == len(ALL_TYPES)
 
 
-def test_hostile_input_huge_lines_bad_utf8_and_deep_nesting(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+def test_hostile_input_huge_lines_bad_utf8_and_deep_nesting(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
     path = tmp_path / "hostile.jsonl"
-    deep = '{"msgid":"deep","action":"send","from":"wm1","roomid":"r","msgtime":%d,"msgtype":"x","x":%s%s}' % (
-        T0, "[" * 20000, "]" * 20000
+    nesting = "[" * 20000 + "]" * 20000
+    deep = (
+        '{"msgid":"deep","action":"send","from":"wm1","roomid":"r","msgtime":'
+        + str(T0)
+        + ',"msgtype":"x","x":'
+        + nesting
+        + "}"
     )
     huge = json.dumps(_msg("huge", text={"content": "大" * 600_000}))
-    injection = json.dumps(_msg("inj", text={"content": "'); DROP TABLE messages;-- <script>alert(1)</script>"}))
+    injection = json.dumps(
+        _msg("inj", text={"content": "'); DROP TABLE messages;-- <script>alert(1)</script>"})
+    )
     with path.open("wb") as handle:
         handle.write(huge.encode() + b"\n")
         handle.write(b'{"msgid":"\xff\xfe bad utf8"}\n')
@@ -139,15 +152,21 @@ def test_hostile_input_huge_lines_bad_utf8_and_deep_nesting(sqlite_workspace: Wo
     report = ingest_files("wecom-archive", [path], sqlite_workspace)
     rows = _messages(sqlite_workspace)
     assert rows["inj"]["text"] == "'); DROP TABLE messages;-- <script>alert(1)</script>"
-    reasons = [json.loads(line)["reason"] for line in Path(report.quarantine_file or "").read_text().splitlines()]
+    reasons = [
+        json.loads(line)["reason"] for line in Path(report.quarantine_file or "").read_text().splitlines()
+    ]
     assert any("longer than" in reason for reason in reasons)
     assert any("UTF-8" in reason for reason in reasons)
     assert report.read == 4 and report.ingested + report.quarantined == 4
 
 
-def test_gb18030_archive_is_refused_line_by_line_not_garbled(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+def test_gb18030_archive_is_refused_line_by_line_not_garbled(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
     path = tmp_path / "gbk.jsonl"
-    path.write_bytes((json.dumps(_msg("g1", text={"content": "请问有货吗"}), ensure_ascii=False) + "\n").encode("gb18030"))
+    path.write_bytes(
+        (json.dumps(_msg("g1", text={"content": "请问有货吗"}), ensure_ascii=False) + "\n").encode("gb18030")
+    )
     report = ingest_files("wecom-archive", [path], sqlite_workspace)
     assert report.quarantined == 1 and report.ingested == 0
 
@@ -165,6 +184,8 @@ def test_folder_of_files_and_crlf(sqlite_workspace: Workspace, tmp_path: Path) -
     folder = tmp_path / "archive"
     folder.mkdir()
     _write_jsonl(folder / "2026-01.jsonl", ALL_TYPES[:5])
-    (folder / "2026-02.jsonl").write_bytes(b"\r\n".join(json.dumps(r).encode() for r in ALL_TYPES[5:10]) + b"\r\n")
+    (folder / "2026-02.jsonl").write_bytes(
+        b"\r\n".join(json.dumps(r).encode() for r in ALL_TYPES[5:10]) + b"\r\n"
+    )
     report = ingest_files("wecom-archive", [folder], sqlite_workspace)
     assert (report.ingested, report.quarantined, len(report.files)) == (10, 0, 2)

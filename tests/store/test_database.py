@@ -28,7 +28,14 @@ def test_migrating_twice_is_harmless(workspace: Workspace) -> None:
 def test_times_come_back_timezone_aware_utc(workspace: Workspace) -> None:
     shanghai = timezone(timedelta(hours=8))
     with workspace.database.session() as session:
-        session.add(Group(id="wr1", name="核心会员群", kind="core_user", created_at=datetime(2026, 1, 2, 8, tzinfo=shanghai)))
+        session.add(
+            Group(
+                id="wr1",
+                name="核心会员群",
+                kind="core_user",
+                created_at=datetime(2026, 1, 2, 8, tzinfo=shanghai),
+            )
+        )
     with workspace.database.session() as session:
         group = session.get(Group, "wr1")
         assert group is not None
@@ -38,7 +45,7 @@ def test_times_come_back_timezone_aware_utc(workspace: Workspace) -> None:
 
 def test_naive_datetimes_are_refused(workspace: Workspace) -> None:
     with pytest.raises(Exception, match="naive datetime"), workspace.database.session() as session:
-        session.add(Member(id="wm1", first_seen_at=datetime(2026, 1, 1)))  # noqa: DTZ001
+        session.add(Member(id="wm1", first_seen_at=datetime(2026, 1, 1)))
 
 
 def test_hostile_strings_are_stored_verbatim(workspace: Workspace) -> None:
@@ -63,7 +70,9 @@ def test_rollback_on_error_keeps_the_store_as_it_was(workspace: Workspace) -> No
 
 def test_audit_log_records_actor_and_detail(workspace: Workspace) -> None:
     with workspace.database.session() as session:
-        record_audit(session, "alice", "product.update", "product", "SKU1", field="name", before="a", after="b")
+        record_audit(
+            session, "alice", "product.update", "product", "SKU1", field="name", before="a", after="b"
+        )
     with workspace.database.session() as session:
         entry = session.scalars(select(AuditLog)).one()
         assert (entry.actor, entry.action, entry.target_id) == ("alice", "product.update", "SKU1")

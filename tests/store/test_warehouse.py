@@ -94,7 +94,17 @@ def _write_archive(path: Path, count: int) -> None:
 
 
 def _ingest_process(data: Path, archive: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "groupops", "ingest", "wecom-archive", str(archive), "--data", str(data), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "groupops",
+        "ingest",
+        "wecom-archive",
+        str(archive),
+        "--data",
+        str(data),
+        "--json",
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

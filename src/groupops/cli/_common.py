@@ -79,5 +79,7 @@ def fail_on_errors() -> Iterator[None]:
     try:
         yield
     except GroupOpsError as error:
-        error_console.print(f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True)
+        error_console.print(
+            f"[red]error:[/red] {escape(str(error))}", markup=True, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from error

@@ -20,7 +20,9 @@ __all__ = ["byte_progress", "step_progress"]
 
 
 @contextmanager
-def byte_progress(description: str, total_bytes: int, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+def byte_progress(
+    description: str, total_bytes: int, enabled: bool = True
+) -> Iterator[Callable[[int], None]]:
     """A progress bar over bytes read; yields ``advance(n)``."""
     if not enabled or not error_console.is_terminal:
         yield lambda advance: None

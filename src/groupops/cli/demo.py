@@ -9,7 +9,15 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from groupops.accounts import create_user
-from groupops.cli._common import DataOption, JsonOption, console, emit_json, error_console, fail_on_errors, settings_for
+from groupops.cli._common import (
+    DataOption,
+    JsonOption,
+    console,
+    emit_json,
+    error_console,
+    fail_on_errors,
+    settings_for,
+)
 from groupops.cli._progress import step_progress
 from groupops.simulate.demo import build_demo_brand
 from groupops.store.models import User
@@ -38,7 +46,9 @@ def _print_summary(reports: list[dict[str, Any]], kpis: dict[str, Any] | None) -
         table.add_column(column, justify="right" if column != "kind" else "left")
     for report in reports:
         table.add_row(
-            report["kind"], str(len(report["files"])), *(f"{report[k]:,}" for k in ("read", "ingested", "duplicates", "quarantined"))
+            report["kind"],
+            str(len(report["files"])),
+            *(f"{report[k]:,}" for k in ("read", "ingested", "duplicates", "quarantined")),
         )
     console.print(table)
     if kpis:
@@ -51,9 +61,13 @@ def _print_summary(reports: list[dict[str, Any]], kpis: dict[str, Any] | None) -
 
 
 def demo_command(
-    members: Annotated[int, typer.Option("--members", min=10, help="Number of members in the demo brand.")] = 1500,
+    members: Annotated[
+        int, typer.Option("--members", min=10, help="Number of members in the demo brand.")
+    ] = 1500,
     days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Days of history to simulate.")] = 60,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives identical data.")] = 11,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed: the same seed gives identical data.")
+    ] = 11,
     data: DataOption = None,
     json_output: JsonOption = False,
 ) -> None:

@@ -42,13 +42,17 @@ def print_report(report: IngestReport) -> None:
         table.add_row(label, f"{value:,}")
     console.print(table)
     if report.quarantine_file:
-        console.print(f"[yellow]Bad records were set aside with file, line and reason:[/yellow] {report.quarantine_file}")
+        console.print(
+            f"[yellow]Bad records were set aside with file, line and reason:[/yellow] {report.quarantine_file}"
+        )
 
 
 def ingest_command(
     kind: Annotated[str, typer.Argument(help=_KINDS_HELP, show_default=False)],
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to import.", show_default=False)],
-    preset: Annotated[str, typer.Option("--preset", help="Order column layout: generic or shopify.")] = "generic",
+    preset: Annotated[
+        str, typer.Option("--preset", help="Order column layout: generic or shopify.")
+    ] = "generic",
     mapping: Annotated[
         Path | None, typer.Option("--mapping", help="YAML column mapping for any other layout.", exists=True)
     ] = None,

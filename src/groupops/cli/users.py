@@ -12,7 +12,9 @@ from groupops.cli._common import DataOption, JsonOption, console, emit_json, fai
 from groupops.store.models import ROLES, User
 from groupops.store.workspace import Workspace
 
-users_app = typer.Typer(help="Users and roles (admin, manager, operator, reviewer, cs, viewer).", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users and roles (admin, manager, operator, reviewer, cs, viewer).", no_args_is_help=True
+)
 
 
 @users_app.command("add")
@@ -20,7 +22,8 @@ def add_user(
     name: Annotated[str, typer.Argument(help="Login name.")],
     role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(ROLES)}.")],
     password: Annotated[
-        str | None, typer.Option("--password", help="Password (at least 10 characters); generated when omitted.")
+        str | None,
+        typer.Option("--password", help="Password (at least 10 characters); generated when omitted."),
     ] = None,
     data: DataOption = None,
     json_output: JsonOption = False,

@@ -512,17 +512,23 @@ class FactBatcher:
 
 
 # -- operational-store upserts -----------------------------------------------------------------
-def check_store_values(model: type[Any], values: Mapping[str, Any]) -> None:
-    """Raise RecordError when a text value does not fit its column (length, NUL characters)."""
+def check_store_values(
+    model: type[Any], values: Mapping[str, Any], source_names: Mapping[str, str] | None = None
+) -> None:
+    """Raise RecordError when a text value does not fit its column (length, NUL characters).
+
+    ``source_names`` maps a store column to the input column named in the reason.
+    """
     columns = model.__table__.columns
     for name, value in values.items():
         if not isinstance(value, str):
             continue
+        label = (source_names or {}).get(name, name)
         if "\x00" in value:
-            raise RecordError(f"column {name!r}: contains a NUL character")
+            raise RecordError(f"column {label!r}: contains a NUL character")
         length = getattr(columns[name].type, "length", None)
         if length is not None and len(value) > length:
-            raise RecordError(f"column {name!r}: longer than {length} characters ({len(value)})")
+            raise RecordError(f"column {label!r}: longer than {length} characters ({len(value)})")
 
 
 @dataclass

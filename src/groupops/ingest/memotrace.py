@@ -32,6 +32,7 @@ from groupops.ingest._tabular import (
     RecordError,
     TabularRow,
     check_header,
+    check_store_values,
     month_in_zone,
     parse_integer,
     parse_time,
@@ -66,13 +67,13 @@ _REQUIRED = ("localId", "TalkerId", "Type", ("CreateTime", "StrTime"), "StrConte
 _TEXT_TYPES = ("text", "system", "link", "file")
 _MEDIA_TYPES = ("image", "voice", "video", "emotion")
 _Q = '["“”]'
+_PERSON = rf"(?:你|{_Q}[^\"“”]+?{_Q})"
 _JOIN_PATTERNS = (
-    (re.compile(rf"^{_Q}(?P<by>.+?){_Q}邀请{_Q}(?P<who>.+?){_Q}加入了群聊"), "join", 1),
-    (re.compile(rf"^你邀请{_Q}(?P<who>.+?){_Q}加入了群聊"), "join", 1),
-    (re.compile(rf"^{_Q}(?P<who>.+?){_Q}通过扫描{_Q}(?P<by>.+?){_Q}分享的二维码加入群聊"), "join", 3),
-    (re.compile(rf"^{_Q}(?P<by>.+?){_Q}将{_Q}(?P<who>.+?){_Q}移出了群聊"), "leave", None),
-    (re.compile(rf"^你将{_Q}(?P<who>.+?){_Q}移出了群聊"), "leave", None),
+    (re.compile(rf"^(?P<by>{_PERSON})邀请(?P<who>.+?)加入了群聊"), "join", 1),
+    (re.compile(rf"^(?P<who>{_PERSON})通过扫描(?P<by>{_PERSON})分享的二维码加入群聊"), "join", 3),
+    (re.compile(rf"^(?P<by>{_PERSON})将(?P<who>.+?)移出了群聊"), "leave", None),
 )
+_QUOTED_NAME = re.compile(rf"{_Q}([^\"“”]+?){_Q}")
 _QUOTE = re.compile(r"^「([^：」\n]{1,64})：(.*?)」\n(?:- ?){4,}-?\n(.*)$", re.DOTALL)
 _MENTION = re.compile(r"@([^\s@\u2005]{1,32})")
 _SELF = "self"
@@ -88,16 +89,26 @@ class MembershipChange:
     join_scene: int | None
 
 
+def _person(text: str) -> str:
+    return _SELF if text == "你" else text.strip('"“”')
+
+
+def _people(text: str) -> list[str]:
+    """Names in ``"阿强、小红"`` / ``你和"阿强"`` (``你``, the exporting account, becomes ``self``)."""
+    names = [name.strip() for quoted in _QUOTED_NAME.findall(text) for name in quoted.split("、")]
+    if "你" in _QUOTED_NAME.sub("", text):
+        names.insert(0, _SELF)
+    return [name for name in names if name]
+
+
 def membership_changes_in(text: str) -> list[MembershipChange]:
     """The joins and removals a WeChat system message announces (several names split on 、)."""
     stripped = text.strip()
     for pattern, change, scene in _JOIN_PATTERNS:
         match = pattern.match(stripped)
-        if match is None:
-            continue
-        by = match.groupdict().get("by") or (_SELF if stripped.startswith("你") else None)
-        names = [name.strip() for name in re.split(rf"{_Q}?、{_Q}?", match["who"]) if name.strip()]
-        return [MembershipChange(change, name, by, scene) for name in names]
+        if match is not None:
+            by = _person(match["by"])
+            return [MembershipChange(change, name, by, scene) for name in _people(match["who"])]
     return []
 
 
@@ -168,6 +179,13 @@ def _body(content: str, msgtype: str) -> tuple[str | None, str | None, str | Non
     return content, None, None
 
 
+def _check_people(row: TabularRow, talker: str, sender: str | None) -> None:
+    """Ids and names must fit the operational store (they are upserted there)."""
+    check_store_values(Group, {"id": talker}, {"id": "TalkerId"})
+    name = row.text("NickName") or row.text("Remark")
+    check_store_values(Member, {"id": sender, "name": name}, {"id": "Sender", "name": "NickName"})
+
+
 def _message(row: TabularRow, setup: _Setup) -> dict[str, Any]:
     if row.error is not None:
         raise RecordError(row.error)
@@ -181,6 +199,7 @@ def _message(row: TabularRow, setup: _Setup) -> dict[str, Any]:
     is_sender = row.text("IsSender") == "1"
     group_id = talker if talker.endswith("@chatroom") else None
     sender = _sender(row, group_id, msgtype, is_sender, setup)
+    _check_people(row, talker, sender)
     sent_at = _sent_at(row, setup.zone)
     text, quote_name, quote_text = _body(row.text("StrContent"), msgtype)
     raw = (
@@ -277,7 +296,7 @@ def _store_people(path: Path, state: _FileState, context: IngestContext) -> None
         known_staff = set(session.scalars(select(Staff.id).where(Staff.id.in_(list(state.staff)))))
         for staff_id, staff_name in state.staff.items():
             if staff_id not in known_staff:
-                session.add(Staff(id=staff_id[:128], name=staff_name[:256]))
+                session.add(Staff(id=staff_id, name=staff_name))
         _store_members(session, state)
 
 
@@ -292,15 +311,15 @@ def _store_members(session: Any, state: _FileState) -> None:
             if member is None:
                 session.add(
                     Member(
-                        id=member_id[:128],
-                        name=name[:256],
+                        id=member_id,
+                        name=name,
                         source="memotrace",
                         tags=[],
                         first_seen_at=first_seen,
                     )
                 )
                 continue
-            member.name = member.name or name[:256]
+            member.name = member.name or name
             if member.first_seen_at is None or first_seen < member.first_seen_at:
                 member.first_seen_at = first_seen
 

@@ -90,12 +90,29 @@ SHOP_EVENTS = pa.schema(
     ]
 )
 
+MESSAGE_LABELS = pa.schema(
+    [
+        ("msgid", pa.string()),  # natural key: the labelled message (derived table, see groupops.ops.labels)
+        ("group_id", pa.string()),
+        ("sender_id", pa.string()),
+        ("sent_at", _UTC),
+        ("sentiment", pa.string()),  # negative | neutral | positive
+        ("score", pa.float64()),  # -1 .. 1
+        ("complaint", pa.bool_()),
+        ("question", pa.bool_()),
+        ("intents", pa.list_(pa.string())),
+        ("spam", pa.bool_()),
+        ("month", pa.string()),
+    ]
+)
+
 FACT_SCHEMAS: dict[str, pa.Schema] = {
     "messages": MESSAGES,
     "membership_changes": MEMBERSHIP_CHANGES,
     "orders": ORDERS,
     "order_items": ORDER_ITEMS,
     "shop_events": SHOP_EVENTS,
+    "message_labels": MESSAGE_LABELS,
 }
 
 NATURAL_KEYS: dict[str, str] = {
@@ -104,6 +121,7 @@ NATURAL_KEYS: dict[str, str] = {
     "orders": "order_id",
     "order_items": "line_id",
     "shop_events": "event_id",
+    "message_labels": "msgid",
 }
 
 PARTITION_TIME_COLUMN: dict[str, str] = {
@@ -112,4 +130,5 @@ PARTITION_TIME_COLUMN: dict[str, str] = {
     "orders": "placed_at",
     "order_items": "placed_at",
     "shop_events": "occurred_at",
+    "message_labels": "sent_at",
 }

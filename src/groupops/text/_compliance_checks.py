@@ -108,8 +108,9 @@ def promotion_disclosure(hit: Hit, rule: Rule) -> CheckOutcome | None:
 
     Params: ``elements`` (name → regex over the half-width simplified text, any match counts),
     ``vague`` (regex of vague prize words: a kind named only vaguely counts as missing),
-    ``kind_element`` (which element the vague words undermine), ``review_when_missing`` and
-    ``violation_when_missing`` (counts). Returns None when enough elements are stated.
+    ``kind_element`` (which element the vague words undermine), ``required`` (elements whose
+    absence alone means review), ``review_when_missing`` and ``violation_when_missing``
+    (counts). Returns None when enough elements are stated.
     """
     text = hit.original_text_simplified
     elements: dict[str, Any] = rule.params.get("elements", {})
@@ -120,9 +121,10 @@ def promotion_disclosure(hit: Hit, rule: Rule) -> CheckOutcome | None:
         kind_pattern = str(elements[kind])
         if not re.search(kind_pattern, re.sub(str(vague), "", text)):
             missing.append(kind)
+    required_missing = set(rule.params.get("required", [])) & set(missing)
     if len(missing) >= int(rule.params.get("violation_when_missing", 99)):
         severity: Severity = "violation"
-    elif len(missing) >= int(rule.params.get("review_when_missing", 1)):
+    elif required_missing or len(missing) >= int(rule.params.get("review_when_missing", 1)):
         severity = "review"
     else:
         return None

@@ -61,7 +61,8 @@ _COMPATIBILITY_RANGES = (
     (0x2F800, 0x2FA1F),  # CJK compatibility ideographs supplement
 )
 
-# Look-alike characters used to dodge word lists; applied only by the aggressive normalisation.
+# Look-alike characters used to dodge word lists, and symbols that stand for a word; applied only
+# by the aggressive normalisation.
 HOMOGLYPHS: dict[str, str] = {
     "蕞": "最",
     "㝡": "最",
@@ -72,6 +73,8 @@ HOMOGLYPHS: dict[str, str] = {
     "苐": "第",
     "笫": "第",
     "壹": "一",
+    "℃": "度",  # a symbol standing for a word (降温5℃); mapped, not dropped
+    "℉": "度",
 }
 
 _SENTENCE_BREAK_CHARACTERS = "。!?\n\r\u2028\u2029"

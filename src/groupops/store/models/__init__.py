@@ -1,6 +1,7 @@
 """All tables of the operational store; importing this module registers every table on ``Base``."""
 
 from groupops.store.models.base import Base, UTCDateTime, utc_now
+from groupops.store.models.bot import OutboxItem as OutboxItem  # registers the bot tables
 from groupops.store.models.core import (
     GROUP_KINDS,
     ROLES,
@@ -13,18 +14,23 @@ from groupops.store.models.core import (
     Staff,
     User,
 )
+from groupops.store.models.ops import Alert, Incident, Ticket
+from groupops.store.models.web import ApiToken as ApiToken
 
 __all__ = [
     "GROUP_KINDS",
     "ROLES",
+    "Alert",
     "AuditLog",
     "Base",
     "Group",
     "GroupMembership",
     "ImportRun",
+    "Incident",
     "Member",
     "Product",
     "Staff",
+    "Ticket",
     "UTCDateTime",
     "User",
     "utc_now",
