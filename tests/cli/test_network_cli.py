@@ -5,15 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import networkx as nx
 import pytest
 from typer.testing import CliRunner
 
-from groupops.analytics import network as network_library
-from groupops.analytics.network import NetworkResult, compute_network
 from groupops.cli import app
 
 runner = CliRunner()
@@ -161,49 +158,81 @@ def test_usage_errors_exit_2(karate_csv: Path, tmp_path: Path) -> None:
     assert bad_date.exit_code == 2
 
 
-@pytest.fixture
-def no_warehouse_loader(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delattr(network_library, "brand_graph_from_warehouse", raising=False)
-    yield
-
-
-def test_data_option_is_not_available_without_a_loader(no_warehouse_loader: None, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["network", "--data", str(tmp_path), "--json"])
-    assert result.exit_code == 2
-    assert "not available yet" in words(result.output)
-    assert result.stdout == ""
-
-
-def test_data_option_calls_the_warehouse_loader(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    calls: list[dict[str, object]] = []
-
-    def fake_loader(data: Path, **window: object) -> NetworkResult:
-        calls.append({"data": data, **window})
-        import pandas as pd
-
-        return compute_network(pd.DataFrame({"source": ["a", "b"], "target": ["b", "c"]}))
-
-    monkeypatch.setattr(network_library, "brand_graph_from_warehouse", fake_loader, raising=False)
-    result = runner.invoke(
-        app,
-        [
-            "network",
-            "--data",
-            str(tmp_path),
-            "--group",
-            "g7",
-            "--from",
-            "2024-03-01",
-            "--to",
-            "2024-03-31",
-            "--json",
-        ],
+def _brand_archive(tmp_path: Path) -> Path:
+    """A small archive: wm1 is quoted and @-mentioned by everyone; wm9 speaks in March only."""
+    records = []
+    t = 1_709_222_400_000  # 2024-03-01T00:00:00+08:00 is 2024-02-29T16:00Z
+    names = {f"wm{i}": f"会员{i}" for i in range(1, 10)}
+    for i in range(2, 9):
+        records.append(
+            {
+                "msgid": f"q{i}",
+                "action": "send",
+                "from": f"wm{i}",
+                "roomid": "g7",
+                "msgtime": t + i * 600_000,
+                "msgtype": "text",
+                "text": {"content": f"@{names['wm1']} 这件怎么样"},
+            }
+        )
+    records.append(
+        {
+            "msgid": "late",
+            "action": "send",
+            "from": "wm9",
+            "roomid": "g7",
+            "msgtime": t + 40 * 86_400_000,
+            "msgtype": "text",
+            "text": {"content": f"@{names['wm1']} 四月见"},
+        }
     )
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["summary"]["nodes"] == 3
-    (call,) = calls
-    assert call["data"] == tmp_path and call["group_id"] == "g7"
+    path = tmp_path / "archive.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    groups = {
+        "errcode": 0,
+        "errmsg": "ok",
+        "group_chat": {
+            "chat_id": "g7",
+            "name": "核心会员群",
+            "owner": "CS01",
+            "create_time": 1_700_000_000,
+            "member_list": [
+                {"userid": m, "type": 2, "join_time": 1_700_000_000, "join_scene": 3, "name": n}
+                for m, n in names.items()
+            ],
+            "admin_list": [],
+        },
+    }
+    (tmp_path / "groups.json").write_text(json.dumps(groups, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_data_option_reads_the_brand_from_the_warehouse_in_the_brand_time_zone(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    archive = _brand_archive(tmp_path)
     assert (
-        str(call["start"]) == "2024-03-01 00:00:00+08:00" and str(call["end"]) == "2024-04-01 00:00:00+08:00"
+        runner.invoke(
+            app, ["ingest", "wecom-groups", str(tmp_path / "groups.json"), "--data", str(data)]
+        ).exit_code
+        == 0
     )
-    assert call["influencer_share"] == 0.15 and call["spreader_share"] == 0.35
+    assert runner.invoke(app, ["ingest", "wecom-archive", str(archive), "--data", str(data)]).exit_code == 0
+    march = [
+        "network",
+        "--data",
+        str(data),
+        "--group",
+        "g7",
+        "--from",
+        "2024-03-01",
+        "--to",
+        "2024-03-31",
+        "--json",
+    ]
+    result = runner.invoke(app, march)
+    assert result.exit_code == 0, result.output
+    nodes = {node["id"]: node for node in json.loads(result.stdout)["nodes"]}
+    assert set(nodes) == {f"wm{i}" for i in range(1, 9)}  # wm9 spoke in April
+    assert nodes["wm1"]["role"] == "influencer" and nodes["wm1"]["degree"] == 7
+    everything = json.loads(runner.invoke(app, ["network", "--data", str(data), "--json"]).stdout)
+    assert {node["id"] for node in everything["nodes"]} == {f"wm{i}" for i in range(1, 10)}

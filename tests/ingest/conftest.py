@@ -1,26 +1,16 @@
-"""Fixtures for the import tests: a fresh workspace in a temporary data directory, and file writers."""
+"""Fixtures for the import tests: CSV writers and quarantine readers (``workspace`` comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from groupops.config import Settings
-from groupops.store.workspace import Workspace
-
 WriteCsv = Callable[..., Path]
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    opened = Workspace(Settings(data=tmp_path / "data"))
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def test_manifest_lists_every_kind_in_import_order(demo: DemoManifest) -> None:
 
 
 def test_default_period_ends_on_the_last_day_of_october_2026() -> None:
-    assert default_start(60) == date(2026, 9, 1)
+    assert default_start(61) == date(2026, 9, 1)
     assert default_start(1) == date(2026, 10, 31)
 
 

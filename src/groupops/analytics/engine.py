@@ -139,6 +139,11 @@ class AnalyticsEngine(ABC):
         pq.write_table(table, path)
         return self._load_parquet("memory", [path], None)
 
+    def materialize(self, expression: ir.Table) -> ir.Table:
+        """Compute ``expression`` once and keep it (a temp table / cached frame) for reuse."""
+        with _quiet_engine_warnings():
+            return expression.cache()
+
     def to_arrow(self, expression: ir.Table) -> pa.Table:
         """Run ``expression`` and return its rows as Arrow."""
         with _quiet_engine_warnings():

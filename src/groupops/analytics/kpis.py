@@ -215,12 +215,13 @@ class KpiInputs:
     group_kinds: ir.Table
 
     @classmethod
-    def from_facts(cls, facts: Facts) -> KpiInputs:
-        activity = member_daily_activity(facts)
+    def from_facts(cls, facts: Facts, engine: AnalyticsEngine) -> KpiInputs:
+        """Compute the member-level tables from the facts once (kept by ``engine``)."""
+        activity = engine.materialize(member_daily_activity(facts))
         return cls(
             activity=activity,
-            orders=orders_attributed(facts, activity),
-            transitions=membership_transitions(facts),
+            orders=engine.materialize(orders_attributed(facts, activity)),
+            transitions=engine.materialize(membership_transitions(facts)),
             group_kinds=facts.group_kinds,
         )
 
@@ -433,4 +434,4 @@ def _compute_on(
     scope, last_day = _resolve_scope(
         engine, facts, group=group, group_kind=group_kind, date_from=date_from, date_to=date_to, as_of=as_of
     )
-    return kpis_from_inputs(engine, KpiInputs.from_facts(facts), scope, last_day)
+    return kpis_from_inputs(engine, KpiInputs.from_facts(facts, engine), scope, last_day)

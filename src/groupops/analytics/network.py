@@ -7,8 +7,8 @@ Two pure entry points:
 * :func:`compute_network` turns any edge list into per-member metrics, roles
   (influencer / spreader / ordinary by degree-centrality rank) and a summary.
 
-:func:`brand_network` chains both for a brand, group and time window. Loading the warehouse is
-left to a :class:`BrandGraphLoader` so this module stays free of I/O.
+:func:`brand_network` chains both for a brand, group and time window; this module stays free of
+I/O (:mod:`groupops.analytics.network_warehouse` loads the warehouse).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,6 @@ from groupops.errors import ConfigurationError, InputFormatError
 __all__ = [
     "EDGE_KINDS",
     "ROLES",
-    "BrandGraphLoader",
     "GraphRules",
     "NetworkOptions",
     "NetworkResult",
@@ -82,21 +81,6 @@ class NetworkResult:
             for values in zip(*columns.values(), strict=True)
         ]
         return {"nodes": nodes, "summary": self.summary}
-
-
-class BrandGraphLoader(Protocol):
-    """Computes the brand's network from the warehouse under ``data`` (the store-backed seam)."""
-
-    def __call__(
-        self,
-        data: Path,
-        *,
-        group_id: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        influencer_share: float,
-        spreader_share: float,
-    ) -> NetworkResult: ...
 
 
 # --- building ---------------------------------------------------------------------------

@@ -69,7 +69,8 @@ def decode_value(value: Any, extra_modules: tuple[str, ...] = ()) -> Any:
         return tuple(decode_value(item, extra_modules) for item in _list(inner))
     if tag == "map":
         pairs = (
-            (decode_value(pair[0], extra_modules), decode_value(pair[1], extra_modules)) for pair in _list(inner)
+            (decode_value(pair[0], extra_modules), decode_value(pair[1], extra_modules))
+            for pair in _list(inner)
         )
         return MappingProxyType(dict(pairs))
     if tag == "dc":

@@ -13,9 +13,9 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from groupops.analytics import network as network_library
 from groupops.analytics.network import NetworkResult, compute_network, read_edge_list_csv
 from groupops.analytics.network_export import EXPORT_FORMATS, export_network
+from groupops.analytics.network_warehouse import brand_graph_from_warehouse
 from groupops.cli._common import (
     DataOption,
     JsonOption,
@@ -28,6 +28,7 @@ from groupops.cli._common import (
 )
 from groupops.config import Settings
 from groupops.errors import ConfigurationError
+from groupops.store.workspace import Workspace
 
 __all__ = ["register"]
 
@@ -141,18 +142,12 @@ def _compute(
             return compute_network(
                 read_edge_list_csv(handle), influencer_share=shares[0], spreader_share=shares[1]
             )
-    loader = getattr(network_library, "brand_graph_from_warehouse", None)
-    if loader is None:
-        raise typer.BadParameter(
-            "the brand network from the warehouse is not available yet; pass an edge list with --edges CSV",
-            param_hint="--data",
-        )
     zone = ZoneInfo(settings.timezone)
     window_start = _local_midnight(start.date(), zone) if start is not None else None
     window_end = _local_midnight(end.date() + timedelta(days=1), zone) if end is not None else None
     with fail_on_errors(), _shares_are_usage_errors():
-        result: NetworkResult = loader(
-            settings.data,
+        result: NetworkResult = brand_graph_from_warehouse(
+            Workspace(settings),
             group_id=group,
             start=window_start,
             end=window_end,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from groupops.text._compliance_rules import Rule, Severity
 
 if TYPE_CHECKING:
-    from groupops.text.compliance import Hit
+    from groupops.text._compliance_engine import Hit
 
 __all__ = ["COMPLIANCE_CHECKS", "CheckOutcome", "compliance_check", "parse_amount_yuan"]
 

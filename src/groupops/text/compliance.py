@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from functools import cache, cached_property
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -37,18 +37,10 @@ import ahocorasick_rs
 import numpy as np
 
 from groupops.text._compliance_checks import COMPLIANCE_CHECKS, CheckOutcome, compliance_check
-from groupops.text._compliance_rules import (
-    CATEGORIES,
-    WINDOW,
-    Condition,
-    Context,
-    Rule,
-    RuleSet,
-    Severity,
-    TermEntry,
-    load_rule_set,
-)
-from groupops.text.normalise import SENTENCE_BREAK, normalise_with_offset_array, to_simplified_halfwidth
+from groupops.text._compliance_engine import CompiledRule, Decision, Hit, compile_rule, decide
+from groupops.text._compliance_rules import CATEGORIES, Rule, RuleSet, Severity, load_rule_set
+from groupops.errors import ConfigurationError
+from groupops.text.normalise import normalise_with_offset_array
 
 __all__ = [
     "BUILTIN_LEXICON_DIR",
@@ -132,174 +124,22 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
     return verdict
 
 
-class Hit:
-    """A lexicon term found in a text, with lazy views of its surroundings for context rules.
-
-    Positions ``start``/``end`` are in the normalised text; ``original_start``/``original_end``
-    are offsets into the original text (of this one message).
-    """
-
-    __slots__ = ("__dict__", "end", "normalised", "offsets", "original", "start", "text_end", "text_start", "_base")
-
-    def __init__(
-        self,
-        normalised: str,
-        offsets: np.ndarray,
-        original: str,
-        span: tuple[int, int],
-        text_span: tuple[int, int],
-        original_base: int,
-    ) -> None:
-        self.normalised, self.offsets, self.original = normalised, offsets, original
-        self.start, self.end = span
-        self.text_start, self.text_end = text_span
-        self._base = original_base
-
-    @cached_property
-    def sentence_start(self) -> int:
-        return self.normalised.rfind(SENTENCE_BREAK, self.text_start, self.start) + 1 or self.text_start
-
-    @cached_property
-    def sentence_end(self) -> int:
-        found = self.normalised.find(SENTENCE_BREAK, self.end, self.text_end)
-        return self.text_end if found < 0 else found
-
-    @property
-    def term(self) -> str:
-        return self.normalised[self.start : self.end]
-
-    @property
-    def before(self) -> str:
-        """The sentence up to the term (at most ``WINDOW`` characters)."""
-        return self.normalised[max(self.sentence_start, self.start - WINDOW) : self.start]
-
-    @property
-    def after(self) -> str:
-        """The sentence after the term (at most ``WINDOW`` characters)."""
-        return self.normalised[self.end : min(self.sentence_end, self.end + WINDOW)]
-
-    @property
-    def sentence(self) -> str:
-        return self.normalised[self.sentence_start : self.sentence_end]
-
-    @property
-    def text(self) -> str:
-        """The whole message, normalised."""
-        return self.normalised[self.text_start : self.text_end]
-
-    def original_offset(self, position: int) -> int:
-        """Offset in the original message of normalised position ``position``."""
-        return int(self.offsets[position]) - self._base
-
-    @property
-    def original_start(self) -> int:
-        return self.original_offset(self.start)
-
-    @property
-    def original_end(self) -> int:
-        return self.original_offset(self.end - 1) + 1
-
-    @cached_property
-    def original_sentence_start(self) -> int:
-        return self.original_offset(self.sentence_start) if self.sentence_start < self.sentence_end else 0
-
-    @cached_property
-    def original_sentence_simplified(self) -> str:
-        """The term's sentence in the original text, half-width and simplified (punctuation kept)."""
-        end = self.original_offset(self.sentence_end - 1) + 1
-        return to_simplified_halfwidth(self.original[self.original_sentence_start : end])
-
-    @cached_property
-    def original_text_simplified(self) -> str:
-        """The whole original message, half-width and simplified (punctuation kept)."""
-        return to_simplified_halfwidth(self.original)
-
-
-def _condition_holds(condition: Condition, hit: Hit) -> bool:
-    for key in ("term", "before", "after", "sentence", "text"):
-        pattern = getattr(condition, key)
-        negated = getattr(condition, f"not_{key}")
-        if pattern is None and negated is None:
-            continue
-        scope = getattr(hit, key)
-        if pattern is not None and _find(pattern, key, scope) is None:
-            return False
-        if negated is not None and _find(negated, key, scope) is not None:
-            return False
-    return True
-
-
-def _find(pattern: re.Pattern[str], key: str, scope: str) -> re.Match[str] | None:
-    """``after`` patterns are anchored at the term's end, ``term`` ones at its start; the others are searched."""
-    return pattern.match(scope) if key in ("after", "term") else pattern.search(scope)
-
-
-def _context_holds(context: Context, hit: Hit) -> bool:
-    return any(_condition_holds(condition, hit) for condition in context.conditions)
-
-
-def _first_holding(contexts: Sequence[Context], hit: Hit) -> Context | None:
-    for context in contexts:
-        if _context_holds(context, hit):
-            return context
-    return None
-
-
-@dataclass(frozen=True)
-class _Decision:
-    rule: Rule
-    severity: Severity
-    replacement: str | None
-    note: str | None = None
-    suggestion: str | None = None
-
-
-_DROP = object()  # a rule applied and exempted the hit: no finding, no further rules
-
-
-def _decide(entry: TermEntry, hit: Hit) -> _Decision | None:
-    """The first rule of the term whose ``require`` holds decides (or nothing applies)."""
-    for rule, replacement in zip(entry.rules, entry.replacements, strict=True):
-        decision = _apply_rule(rule, replacement, hit)
-        if decision is _DROP:
-            return None
-        if isinstance(decision, _Decision):
-            return decision
-    return None
-
-
-def _apply_rule(rule: Rule, replacement: str | None, hit: Hit) -> _Decision | object | None:
-    if rule.require and _first_holding(rule.require, hit) is None:
-        return None
-    if _first_holding(rule.exempt, hit) is not None:
-        return _DROP
-    severity, note, suggestion = rule.severity, None, None
-    if rule.check is not None:
-        outcome = COMPLIANCE_CHECKS[rule.check](hit, rule)
-        if outcome is None:
-            return None
-        severity, note, suggestion = outcome.severity, outcome.note, outcome.suggestion
-    if severity == "violation" and (context := _first_holding(rule.review, hit)) is not None:
-        severity, note = "review", context.note or note
-    elif severity == "review" and (context := _first_holding(rule.escalate, hit)) is not None:
-        severity, note = "violation", context.note or note
-    return _Decision(rule, severity, replacement, note, suggestion)
-
-
 class ComplianceChecker:
     """A compiled rule set: one automaton over all terms plus the rules behind each term."""
 
     def __init__(self, rule_set: RuleSet) -> None:
         unknown = {rule.check for rule in rule_set.rules.values() if rule.check} - set(COMPLIANCE_CHECKS)
         if unknown:
-            from groupops.errors import ConfigurationError
-
             raise ConfigurationError(f"rules refer to unregistered checks: {sorted(unknown)}")
         self.rule_set = rule_set
-        self._entries = rule_set.term_entries()
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            [entry.term for entry in self._entries], matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST
+        compiled = {rule_id: compile_rule(rule) for rule_id, rule in rule_set.rules.items()}
+        entries = rule_set.term_entries()
+        self.terms: tuple[str, ...] = tuple(entry.term for entry in entries)
+        self._rules_by_pattern: tuple[tuple[tuple[CompiledRule, str | None], ...], ...] = tuple(
+            tuple((compiled[rule.id], replacement) for rule, replacement in zip(entry.rules, entry.replacements, strict=True))
+            for entry in entries
         )
+        self._automaton = ahocorasick_rs.AhoCorasick(list(self.terms), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST)
 
     @property
     def rules(self) -> dict[str, Rule]:
@@ -308,7 +148,7 @@ class ComplianceChecker:
     @property
     def term_count(self) -> int:
         """Number of distinct normalised terms (including ordinary words) in the automaton."""
-        return len(self._entries)
+        return len(self.terms)
 
     def check(self, text: str) -> ComplianceResult:
         """Check one text (a message or a piece of copy)."""
@@ -339,12 +179,12 @@ class ComplianceChecker:
         text_starts: list[int],
         original_starts: list[int],
     ) -> Iterator[tuple[int, Finding]]:
-        entries = self._entries
+        rules_by_pattern = self._rules_by_pattern
         index, next_start = 0, text_starts[1]
         seen_once: set[tuple[int, str]] = set()
         for pattern_index, start, end in self._automaton.find_matches_as_indexes(normalised):
-            entry = entries[pattern_index]
-            if not entry.rules:
+            rules = rules_by_pattern[pattern_index]
+            if not rules:
                 continue  # an ordinary word
             while start >= next_start:
                 index += 1
@@ -352,7 +192,7 @@ class ComplianceChecker:
             hit = Hit(
                 normalised, offsets, texts[index], (start, end), (text_starts[index], next_start), original_starts[index]
             )
-            decision = _decide(entry, hit)
+            decision = decide(rules, hit)
             if decision is None:
                 continue
             if decision.rule.once_per_text:
@@ -362,7 +202,7 @@ class ComplianceChecker:
             yield index, _finding(decision, hit)
 
 
-def _finding(decision: _Decision, hit: Hit) -> Finding:
+def _finding(decision: Decision, hit: Hit) -> Finding:
     rule = decision.rule
     start, end = hit.original_start, hit.original_end
     if rule.extend_span is not None and (extension := rule.extend_span.match(hit.after)):

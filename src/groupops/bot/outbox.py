@@ -1,0 +1,503 @@
+"""The outbox: every outgoing message is a row first, then a worker delivers it exactly once or never.
+
+Enqueue is idempotent on the action's key (a second enqueue of a key is a no-op), so the bot
+core, the receiver and the scheduler may repeat themselves freely.
+
+The worker claims due ``pending`` rows (PostgreSQL: ``SELECT … FOR UPDATE SKIP LOCKED``;
+SQLite: one ``UPDATE … WHERE status = 'pending' … RETURNING`` status transition), marks them
+``sending``, checks the text with the compliance checker, calls the channel's
+:class:`~groupops.wecom.senders.Sender`, and records ``sent`` with WeCom's message id.
+
+- WeCom busy / rate limited (after the client's own retries) or never reached → back to
+  ``pending`` with exponential backoff; after ``max_attempts`` → ``dead``.
+- The client-side robot budget is spent → back to ``pending`` for when a token returns
+  (not counted as an attempt).
+- A refusal that will not change (too long, unknown webhook, other WeCom codes) → ``dead``.
+- A compliance ``violation`` → ``dead``, never sent, the findings in ``last_error``.
+- An answer that leaves delivery unknown (connection lost mid-request, unexpected error) →
+  ``failed``: a person checks the group and resends or closes it (:func:`release_for_resend`).
+
+Crash between send and acknowledge: the row stays ``sending``. :meth:`OutboxWorker.reconcile_stuck`
+(run at worker start) looks at rows ``sending`` for longer than ``stale_after``. The group
+robot webhook has no idempotency on WeCom's side, so resending could post twice: such rows
+become ``failed`` (at most once) unless the channel's sender can confirm the outcome
+(a :class:`DeliveryConfirmer` answering True → ``sent``, False → ``pending``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import httpx
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from groupops.bot.core import SEND_ACTION_KINDS, Action
+from groupops.errors import ConfigurationError, GroupOpsError, NotFoundError
+from groupops.store.database import Database
+from groupops.store.models.base import utc_now
+from groupops.store.models.bot import OUTBOX_CHANNELS, OutboxItem
+from groupops.wecom.client import (
+    RobotRateLimitExceededError,
+    WeComRateLimitedError,
+    WeComSystemBusyError,
+    WeComTransportError,
+)
+from groupops.wecom.senders import MessageFormat, OutgoingMessage, Sender
+
+__all__ = [
+    "OUTBOX_ACTION_KINDS",
+    "ComplianceDecision",
+    "DeliveryConfirmer",
+    "OutboxPolicy",
+    "OutboxRouting",
+    "OutboxWorker",
+    "ReconcileReport",
+    "WorkerReport",
+    "compliance_decision",
+    "enqueue",
+    "enqueue_actions",
+    "outbox_counts",
+    "outbox_payload_for",
+    "release_for_resend",
+]
+
+OUTBOX_ACTION_KINDS: frozenset[str] = SEND_ACTION_KINDS | {"notify_admins"}
+Clock = Callable[[], datetime]
+_MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class OutboxRouting:
+    """Which channel and target each kind of action goes to.
+
+    ``private_channel``: one-to-one care pushes; the robot cannot post privately, so they go
+    to the console (an operator's task list) unless routed elsewhere. ``admin_target``: the
+    robot key name of the admins' own group for ``notify_admins`` (None = the group itself).
+    """
+
+    group_channel: str = "robot"
+    private_channel: str = "console"
+    admin_channel: str = "robot"
+    admin_target: str | None = None
+
+    def __post_init__(self) -> None:
+        for channel in (self.group_channel, self.private_channel, self.admin_channel):
+            if channel not in OUTBOX_CHANNELS:
+                raise ConfigurationError(
+                    f"unknown outbox channel {channel!r}; use {', '.join(OUTBOX_CHANNELS)}"
+                )
+
+    def route(self, action: Action) -> tuple[str, str]:
+        """(channel, target) of ``action``."""
+        if action.kind == "notify_admins":
+            return self.admin_channel, self.admin_target or action.group_id
+        if action.kind == "send_private_text":
+            return self.private_channel, action.group_id
+        return self.group_channel, action.group_id
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    """Retry and claiming limits of the worker."""
+
+    max_attempts: int = 5
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 900.0
+    batch_size: int = 20
+    stale_after_seconds: float = 300.0
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
+        seconds = self.backoff_base_seconds * 2 ** max(0, attempts - 1)
+        return timedelta(seconds=min(seconds, self.backoff_max_seconds))
+
+
+@dataclass(frozen=True)
+class ComplianceDecision:
+    """The compliance checker's word on one outgoing text."""
+
+    verdict: Literal["violation", "review", "clean"]
+    reasons: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class DeliveryConfirmer(Protocol):
+    """A sender that can tell, after a crash, whether a key was delivered (None = cannot tell)."""
+
+    def confirm_delivery(self, idempotency_key: str) -> bool | None:
+        """True delivered, False certainly not delivered, None unknown."""
+        ...
+
+
+@dataclass
+class WorkerReport:
+    """What one worker round did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    deferred: int = 0
+    failed: int = 0
+    dead: int = 0
+    blocked: int = 0
+
+    def add(self, other: WorkerReport) -> None:
+        for name in ("claimed", "sent", "retried", "deferred", "failed", "dead", "blocked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class ReconcileReport:
+    """What reconciling stuck ``sending`` rows did."""
+
+    confirmed_sent: int = 0
+    requeued: int = 0
+    needs_review: list[str] = field(default_factory=list)
+
+
+# --- compliance ---------------------------------------------------------------------------------
+def compliance_decision(text: str) -> ComplianceDecision | None:
+    """``groupops.text.compliance.check_text`` on ``text``; None when that library is not installed."""
+    try:
+        compliance = importlib.import_module("groupops.text.compliance")
+    except ModuleNotFoundError:
+        return None
+    result = compliance.check_text(text)
+    reasons = tuple(
+        f"{finding.severity}: {finding.term} ({finding.category}) — {finding.reason}"
+        for finding in result.findings
+    )
+    return ComplianceDecision(result.verdict, reasons)
+
+
+# --- enqueue ------------------------------------------------------------------------------------
+def outbox_payload_for(action: Action, event_id: str = "") -> dict[str, Any]:
+    """The stored payload of an outgoing action."""
+    mentioned = list(action.mentioned_member_ids)
+    if action.kind == "send_private_text" and action.member_id:
+        mentioned = [action.member_id]
+    return {
+        "kind": action.kind,
+        "group_id": action.group_id,
+        "skill": action.skill,
+        "text": action.text,
+        "format": "markdown" if action.kind == "send_markdown" else "text",
+        "mentioned_user_ids": mentioned,
+        "member_id": action.member_id,
+        "event_id": event_id,
+    }
+
+
+def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(OutboxItem).values(**values)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(OutboxItem).values(**values)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
+        raise ConfigurationError(f"the outbox does not support the {dialect} dialect")
+    result = session.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def enqueue(
+    session: Session,
+    idempotency_key: str,
+    channel: str,
+    target: str,
+    payload: Mapping[str, Any],
+    *,
+    not_before: datetime | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """Add one outgoing message; False (and nothing changes) when the key is already queued."""
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise ConfigurationError("an outbox idempotency key must have 1 to 128 characters")
+    if channel not in OUTBOX_CHANNELS:
+        raise ConfigurationError(f"unknown outbox channel {channel!r}; use {', '.join(OUTBOX_CHANNELS)}")
+    moment = now or utc_now()
+    values = {
+        "idempotency_key": idempotency_key,
+        "channel": channel,
+        "target": target[:128],
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": max(moment, not_before) if not_before else moment,
+        "created_at": moment,
+    }
+    return _insert_ignoring_duplicates(session, values)
+
+
+def enqueue_actions(
+    session: Session,
+    actions: Iterable[Action],
+    routing: OutboxRouting | None = None,
+    *,
+    event_id: str = "",
+    now: datetime | None = None,
+) -> int:
+    """Queue the outgoing actions among ``actions`` (sends and admin notices); returns how many were new."""
+    chosen = routing or OutboxRouting()
+    added = 0
+    for action in actions:
+        if action.kind not in OUTBOX_ACTION_KINDS or not action.text.strip():
+            continue
+        if not action.idempotency_key:
+            raise ConfigurationError(f"action {action.kind} has no idempotency key")
+        channel, target = chosen.route(action)
+        payload = outbox_payload_for(action, event_id)
+        added += enqueue(
+            session, action.idempotency_key, channel, target, payload, not_before=action.not_before, now=now
+        )
+    return added
+
+
+def outbox_counts(database: Database) -> dict[str, int]:
+    """Rows per status."""
+    with database.session() as session:
+        rows = session.execute(select(OutboxItem.status, func.count()).group_by(OutboxItem.status))
+        return {str(status): int(count) for status, count in rows}
+
+
+def release_for_resend(database: Database, idempotency_key: str, *, actor: str = "system") -> None:
+    """A person checked a ``failed`` row and wants it sent (again): back to ``pending``."""
+    with database.session() as session:
+        item = session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key))
+        if item is None:
+            raise NotFoundError(f"no outbox item with key {idempotency_key!r}")
+        if item.status != "failed":
+            raise ConfigurationError(f"only failed items can be released; this one is {item.status}")
+        item.status = "pending"
+        item.next_attempt_at = utc_now()
+        item.last_error = f"released for resend by {actor}; before: {item.last_error or ''}"[
+            :_MAX_ERROR_CHARS
+        ]
+
+
+# --- the worker ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    idempotency_key: str
+    channel: str
+    target: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+_Outcome = Literal["sent", "retry", "defer", "failed", "dead", "blocked"]
+
+
+class OutboxWorker:
+    """Claims due rows and delivers them through the sender of their channel."""
+
+    def __init__(
+        self,
+        database: Database,
+        senders: Mapping[str, Sender],
+        *,
+        policy: OutboxPolicy | None = None,
+        clock: Clock = utc_now,
+        compliance: Callable[[str], ComplianceDecision | None] | None = compliance_decision,
+        on_sent: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.senders = dict(senders)
+        self.policy = policy or OutboxPolicy()
+        self._clock = clock
+        self._compliance = compliance
+        self._on_sent = on_sent
+
+    # -- claiming --------------------------------------------------------------------------
+    def _due(self, now: datetime) -> Select[Any]:
+        return (
+            select(OutboxItem.id)
+            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(self.policy.batch_size)
+        )
+
+    def _claim(self, now: datetime) -> list[_Claimed]:
+        transition = dict(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
+        with self.database.session() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                ids: list[int] = list(session.scalars(self._due(now).with_for_update(skip_locked=True)))
+                if ids:
+                    session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(**transition))
+            else:
+                claimed = session.execute(
+                    update(OutboxItem)
+                    .where(
+                        OutboxItem.id.in_(self._due(now).scalar_subquery()), OutboxItem.status == "pending"
+                    )
+                    .values(**transition)
+                    .returning(OutboxItem.id)
+                )
+                ids = [int(row[0]) for row in claimed]
+            if not ids:
+                return []
+            rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id))
+            return [
+                _Claimed(
+                    row.id, row.idempotency_key, row.channel, row.target, dict(row.payload), row.attempts
+                )
+                for row in rows
+            ]
+
+    # -- one round ---------------------------------------------------------------------------
+    def run_once(self) -> WorkerReport:
+        """Claim one batch of due rows and deliver each; returns the counts."""
+        report = WorkerReport()
+        for item in self._claim(self._clock()):
+            report.claimed += 1
+            outcome = self._deliver(item)
+            field_name = {"retry": "retried", "defer": "deferred"}.get(outcome, outcome)
+            setattr(report, field_name, getattr(report, field_name) + 1)
+        return report
+
+    def run_until_idle(self, max_rounds: int = 1000) -> WorkerReport:
+        """Run rounds until nothing due is left (or ``max_rounds``)."""
+        total = WorkerReport()
+        for _ in range(max_rounds):
+            report = self.run_once()
+            total.add(report)
+            if report.claimed == 0:
+                break
+        return total
+
+    def run_forever(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
+        """Reconcile stuck rows, then deliver until ``stop`` is set."""
+        self.reconcile_stuck()
+        while not stop.is_set():
+            if self.run_once().claimed == 0:
+                stop.wait(poll_seconds)
+
+    def _deliver(self, item: _Claimed) -> _Outcome:
+        text = str(item.payload.get("text", ""))
+        decision = self._compliance(text) if self._compliance is not None else None
+        if decision is not None and decision.verdict == "violation":
+            error = "blocked by the compliance check: " + "; ".join(decision.reasons)
+            self._finish(item, "dead", error=error)
+            return "blocked"
+        sender = self.senders.get(item.channel)
+        if sender is None:
+            self._finish(item, "dead", error=f"no sender is configured for channel {item.channel!r}")
+            return "dead"
+        try:
+            receipt = sender.send(self._message(item))
+        except Exception as error:  # every failure is classified and recorded
+            return self._after_error(item, error)
+        self._finish(item, "sent", remote_id=receipt.remote_id)
+        if self._on_sent is not None:
+            self._on_sent(item.idempotency_key, item.payload)
+        return "sent"
+
+    @staticmethod
+    def _message(item: _Claimed) -> OutgoingMessage:
+        payload = item.payload
+        message_format: MessageFormat = "markdown" if payload.get("format") == "markdown" else "text"
+        return OutgoingMessage(
+            idempotency_key=item.idempotency_key,
+            group_id=item.target,
+            text=str(payload.get("text", "")),
+            format=message_format,
+            mentioned_user_ids=tuple(str(user) for user in payload.get("mentioned_user_ids") or ()),
+        )
+
+    def _after_error(self, item: _Claimed, error: Exception) -> _Outcome:
+        description = f"{type(error).__name__}: {error}"
+        if isinstance(error, RobotRateLimitExceededError):
+            self._finish(
+                item, "pending", error=description, delay=timedelta(seconds=error.wait_seconds), uncount=True
+            )
+            return "defer"
+        if isinstance(error, WeComSystemBusyError | WeComRateLimitedError) or _never_reached(error):
+            if item.attempts >= self.policy.max_attempts:
+                self._finish(item, "dead", error=f"gave up after {item.attempts} attempts: {description}")
+                return "dead"
+            self._finish(item, "pending", error=description, delay=self.policy.backoff(item.attempts))
+            return "retry"
+        if isinstance(error, WeComTransportError) or not isinstance(error, GroupOpsError):
+            self._finish(item, "failed", error=f"delivery unknown, check the group: {description}")
+            return "failed"
+        self._finish(item, "dead", error=description)
+        return "dead"
+
+    def _finish(
+        self,
+        item: _Claimed,
+        status: str,
+        *,
+        error: str | None = None,
+        remote_id: str | None = None,
+        delay: timedelta | None = None,
+        uncount: bool = False,
+    ) -> None:
+        now = self._clock()
+        values: dict[str, Any] = {"status": status}
+        if status == "sent":
+            values |= {"sent_at": now, "wecom_msgid": remote_id, "last_error": None}
+        if error is not None:
+            values["last_error"] = error[:_MAX_ERROR_CHARS]
+        if delay is not None:
+            values["next_attempt_at"] = now + delay
+        if uncount:
+            values["attempts"] = OutboxItem.attempts - 1
+        with self.database.session() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.status == "sending")
+                .values(**values)
+            )
+
+    # -- crash recovery --------------------------------------------------------------------
+    def reconcile_stuck(self, *, stale_after: timedelta | None = None) -> ReconcileReport:
+        """Settle rows left ``sending`` by a stopped worker (see the module docs); at most once."""
+        limit = stale_after if stale_after is not None else timedelta(seconds=self.policy.stale_after_seconds)
+        cutoff = self._clock() - limit
+        report = ReconcileReport()
+        with self.database.session() as session:
+            stuck = session.scalars(
+                select(OutboxItem).where(OutboxItem.status == "sending", OutboxItem.claimed_at <= cutoff)
+            ).all()
+            for item in stuck:
+                self._settle(item, report)
+        return report
+
+    def _settle(self, item: OutboxItem, report: ReconcileReport) -> None:
+        sender = self.senders.get(item.channel)
+        answer = (
+            sender.confirm_delivery(item.idempotency_key) if isinstance(sender, DeliveryConfirmer) else None
+        )
+        if answer is True:
+            item.status, item.sent_at = "sent", item.sent_at or self._clock()
+            item.last_error = "confirmed delivered after a worker stop"
+            report.confirmed_sent += 1
+        elif answer is False:
+            item.status, item.next_attempt_at = "pending", self._clock()
+            item.attempts = max(0, item.attempts - 1)
+            item.last_error = "requeued after a worker stop: the sender confirmed it was not delivered"
+            report.requeued += 1
+        else:
+            item.status = "failed"
+            item.last_error = (
+                f"delivery unknown: the worker stopped between sending and recording ({item.channel} has no "
+                "idempotency on WeCom's side); check the group, then release_for_resend() or leave it closed"
+            )
+            report.needs_review.append(item.idempotency_key)
+
+
+def _never_reached(error: Exception) -> bool:
+    """A transport error that certainly happened before the request reached WeCom."""
+    cause = error.__cause__
+    return isinstance(error, WeComTransportError) and isinstance(
+        cause, httpx.ConnectError | httpx.ConnectTimeout
+    )

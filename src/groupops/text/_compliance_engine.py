@@ -1,0 +1,297 @@
+"""The hot path of the compliance checker: hits, compiled context conditions, rule decisions.
+
+Rules as loaded (:mod:`._compliance_rules`) are compiled once per checker: every condition
+becomes a tuple of ``(scope, bound regex method, wanted)`` checks, and the alternatives of a
+rule's ``require`` and ``exempt`` lists that test a single scope are merged into one regular
+expression per scope, so deciding a hit costs a handful of C-level regex calls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from groupops.text._compliance_checks import COMPLIANCE_CHECKS, Check, CheckOutcome
+from groupops.text._compliance_rules import WINDOW, Condition, Context, Rule, Severity
+from groupops.text.normalise import SENTENCE_BREAK, to_simplified_halfwidth
+
+__all__ = ["CompiledRule", "Decision", "Hit", "compile_rule", "decide"]
+
+# scopes a condition can look at, in the order Hit.scope() computes them
+_TERM, _BEFORE, _AFTER, _SENTENCE, _TEXT = range(5)
+_SCOPES = {"term": _TERM, "before": _BEFORE, "after": _AFTER, "sentence": _SENTENCE, "text": _TEXT}
+_ANCHORED_AT_START = {_TERM, _AFTER}  # matched with re.match; the others with re.search
+
+
+class Hit:
+    """A lexicon term found in a message, with lazily computed views for the context rules.
+
+    ``start``/``end`` index the normalised text (of the whole batch); ``original_start`` and
+    ``original_end`` are offsets into the original message. Checks registered with
+    :func:`groupops.text.compliance.compliance_check` receive a Hit.
+    """
+
+    __slots__ = (
+        "_base",
+        "_original_sentence",
+        "_original_text",
+        "_scopes",
+        "_sentence_end",
+        "_sentence_start",
+        "end",
+        "normalised",
+        "offsets",
+        "original",
+        "start",
+        "text_end",
+        "text_start",
+    )
+
+    def __init__(
+        self,
+        normalised: str,
+        offsets: np.ndarray,
+        original: str,
+        span: tuple[int, int],
+        text_span: tuple[int, int],
+        original_base: int,
+    ) -> None:
+        self.normalised, self.offsets, self.original = normalised, offsets, original
+        self.start, self.end = span
+        self.text_start, self.text_end = text_span
+        self._base = original_base
+        self._sentence_start = self._sentence_end = -1
+        self._scopes: list[str | None] = [None] * 5
+        self._original_sentence: str | None = None
+        self._original_text: str | None = None
+
+    @property
+    def sentence_start(self) -> int:
+        if self._sentence_start < 0:
+            found = self.normalised.rfind(SENTENCE_BREAK, self.text_start, self.start)
+            self._sentence_start = self.text_start if found < 0 else found + 1
+        return self._sentence_start
+
+    @property
+    def sentence_end(self) -> int:
+        if self._sentence_end < 0:
+            found = self.normalised.find(SENTENCE_BREAK, self.end, self.text_end)
+            self._sentence_end = self.text_end if found < 0 else found
+        return self._sentence_end
+
+    def scope(self, index: int) -> str:
+        """The normalised term, before-window, after-window, sentence or whole message."""
+        value = self._scopes[index]
+        if value is None:
+            normalised = self.normalised
+            if index == _TERM:
+                value = normalised[self.start : self.end]
+            elif index == _BEFORE:
+                value = normalised[max(self.sentence_start, self.start - WINDOW) : self.start]
+            elif index == _AFTER:
+                value = normalised[self.end : min(self.sentence_end, self.end + WINDOW)]
+            elif index == _SENTENCE:
+                value = normalised[self.sentence_start : self.sentence_end]
+            else:
+                value = normalised[self.text_start : self.text_end]
+            self._scopes[index] = value
+        return value
+
+    @property
+    def term(self) -> str:
+        return self.scope(_TERM)
+
+    @property
+    def before(self) -> str:
+        """The sentence up to the term (at most ``WINDOW`` characters), normalised."""
+        return self.scope(_BEFORE)
+
+    @property
+    def after(self) -> str:
+        """The sentence after the term (at most ``WINDOW`` characters), normalised."""
+        return self.scope(_AFTER)
+
+    @property
+    def sentence(self) -> str:
+        return self.scope(_SENTENCE)
+
+    @property
+    def text(self) -> str:
+        """The whole message, normalised."""
+        return self.scope(_TEXT)
+
+    def original_offset(self, position: int) -> int:
+        """Offset in the original message of normalised position ``position``."""
+        return int(self.offsets[position]) - self._base
+
+    @property
+    def original_start(self) -> int:
+        return self.original_offset(self.start)
+
+    @property
+    def original_end(self) -> int:
+        return self.original_offset(self.end - 1) + 1
+
+    @property
+    def original_sentence_start(self) -> int:
+        return self.original_offset(self.sentence_start)
+
+    @property
+    def original_sentence_simplified(self) -> str:
+        """The term's sentence in the original message, half-width and simplified (punctuation kept)."""
+        if self._original_sentence is None:
+            end = self.original_offset(self.sentence_end - 1) + 1
+            self._original_sentence = to_simplified_halfwidth(self.original[self.original_sentence_start : end])
+        return self._original_sentence
+
+    @property
+    def original_text_simplified(self) -> str:
+        """The whole original message, half-width and simplified (punctuation kept)."""
+        if self._original_text is None:
+            self._original_text = to_simplified_halfwidth(self.original)
+        return self._original_text
+
+
+_Search = Callable[[str], "re.Match[str] | None"]
+_Check = tuple[int, _Search, bool]  # (scope, bound match/search, must it match?)
+
+
+def _compile_condition(condition: Condition) -> tuple[_Check, ...]:
+    checks = []
+    for key, scope in _SCOPES.items():
+        for negated in (False, True):
+            pattern: re.Pattern[str] | None = getattr(condition, f"not_{key}" if negated else key)
+            if pattern is not None:
+                method = pattern.match if scope in _ANCHORED_AT_START else pattern.search
+                checks.append((scope, method, not negated))
+    return tuple(checks)
+
+
+def _all_hold(checks: tuple[_Check, ...], hit: Hit) -> bool:
+    for scope, search, wanted in checks:
+        if (search(hit.scope(scope)) is not None) is not wanted:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _CompiledContext:
+    context: Context
+    conditions: tuple[tuple[_Check, ...], ...]
+
+    def holds(self, hit: Hit) -> bool:
+        return any(_all_hold(checks, hit) for checks in self.conditions)
+
+
+class _AnyOf:
+    """Any of several contexts: single-check conditions merged into one regex per scope."""
+
+    __slots__ = ("merged", "others")
+
+    def __init__(self, contexts: Sequence[Context]) -> None:
+        singles: dict[int, list[str]] = {}
+        others: list[tuple[_Check, ...]] = []
+        for context in contexts:
+            for condition in context.conditions:
+                checks = _compile_condition(condition)
+                if len(checks) == 1 and checks[0][2]:
+                    scope, search, _ = checks[0]
+                    singles.setdefault(scope, []).append(search.__self__.pattern)  # type: ignore[attr-defined]
+                else:
+                    others.append(checks)
+        self.merged: tuple[tuple[int, _Search], ...] = tuple(
+            (scope, _merged_method(scope, patterns)) for scope, patterns in sorted(singles.items())
+        )
+        self.others = tuple(others)
+
+    def holds(self, hit: Hit) -> bool:
+        for scope, search in self.merged:
+            if search(hit.scope(scope)) is not None:
+                return True
+        return any(_all_hold(checks, hit) for checks in self.others)
+
+
+def _merged_method(scope: int, patterns: list[str]) -> _Search:
+    merged = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+    return merged.match if scope in _ANCHORED_AT_START else merged.search
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready for the hot path."""
+
+    rule: Rule
+    require: _AnyOf | None
+    exempt: _AnyOf | None
+    review: tuple[_CompiledContext, ...]
+    escalate: tuple[_CompiledContext, ...]
+    check: Check | None
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    """Compile ``rule``; its ``check`` must be registered in ``COMPLIANCE_CHECKS``."""
+
+    def contexts(items: Sequence[Context]) -> tuple[_CompiledContext, ...]:
+        return tuple(_CompiledContext(c, tuple(_compile_condition(x) for x in c.conditions)) for c in items)
+
+    return CompiledRule(
+        rule=rule,
+        require=_AnyOf(rule.require) if rule.require else None,
+        exempt=_AnyOf(rule.exempt) if rule.exempt else None,
+        review=contexts(rule.review),
+        escalate=contexts(rule.escalate),
+        check=COMPLIANCE_CHECKS[rule.check] if rule.check else None,
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one hit: which rule, how severe, and the material for reason and suggestion."""
+
+    rule: Rule
+    severity: Severity
+    replacement: str | None
+    note: str | None = None
+    suggestion: str | None = None
+
+
+_DROP = object()  # a rule applied and exempted the hit: no finding, no further rules
+
+
+def decide(rules: Sequence[tuple[CompiledRule, str | None]], hit: Hit) -> Decision | None:
+    """The first rule of the term whose ``require`` holds decides; None means no finding."""
+    for compiled, replacement in rules:
+        decision = _apply(compiled, replacement, hit)
+        if decision is _DROP:
+            return None
+        if decision is not None:
+            return decision  # type: ignore[return-value]
+    return None
+
+
+def _apply(compiled: CompiledRule, replacement: str | None, hit: Hit) -> Decision | object | None:
+    if compiled.require is not None and not compiled.require.holds(hit):
+        return None
+    if compiled.exempt is not None and compiled.exempt.holds(hit):
+        return _DROP
+    rule = compiled.rule
+    severity, note, suggestion = rule.severity, None, None
+    if compiled.check is not None:
+        outcome: CheckOutcome | None = compiled.check(hit, rule)
+        if outcome is None:
+            return None
+        severity, note, suggestion = outcome.severity, outcome.note, outcome.suggestion
+    if severity == "violation":
+        for context in compiled.review:
+            if context.holds(hit):
+                severity, note = "review", context.context.note or note
+                break
+    else:
+        for context in compiled.escalate:
+            if context.holds(hit):
+                severity, note = "violation", context.context.note or note
+                break
+    return Decision(rule, severity, replacement, note, suggestion)
