@@ -152,7 +152,7 @@ def isolated_newcomers(
             )
         ).all()
     return [
-        {"group_id": group, "member_id": member, "joined_at": joined.isoformat()}
+        {"group_id": group, "member_id": member, "joined_at": joined.isoformat() if joined else None}
         for group, member, joined in joins
         if member not in connected
     ]
