@@ -34,12 +34,16 @@ def truth(demo: DemoManifest) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def messages(demo: DemoManifest) -> list[dict[str, Any]]:
-    return [json.loads(line) for path in demo.wecom_archive for line in path.read_text("utf-8").splitlines()]
+    return [
+        json.loads(line)
+        for path in demo.paths("wecom-archive")
+        for line in path.read_text("utf-8").splitlines()
+    ]
 
 
 @pytest.fixture(scope="module")
 def snapshots(demo: DemoManifest) -> list[dict[str, Any]]:
-    return [json.loads(path.read_text("utf-8")) for path in demo.wecom_groups]
+    return [json.loads(path.read_text("utf-8")) for path in demo.paths("wecom-groups")]
 
 
 def _csv(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
@@ -47,7 +51,9 @@ def _csv(path: Path, encoding: str = "utf-8") -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def _names_by_room(snapshots: list[dict[str, Any]], members: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+def _names_by_room(
+    snapshots: list[dict[str, Any]], members: list[dict[str, str]]
+) -> dict[str, dict[str, str]]:
     """Display name → userid per room: current member list, plus WeChat names of anyone (leavers)."""
     everyone = {row["name"]: row["external_userid"] for row in members}
     rooms = {}
@@ -68,7 +74,7 @@ def test_manifest_lists_every_kind_in_import_order(demo: DemoManifest) -> None:
     for _, paths in demo.entries():
         assert paths and all(path.is_file() and path.is_relative_to(demo.out_dir) for path in paths)
     assert demo.truth_path == demo.out_dir.parent / "simulation" / "truth.json"
-    assert [path.name for path in demo.wecom_archive] == ["messages-2026-10.jsonl"]
+    assert [path.name for path in demo.paths("wecom-archive")] == ["messages-2026-10.jsonl"]
 
 
 def test_default_period_ends_on_the_last_day_of_october_2026() -> None:
@@ -76,7 +82,9 @@ def test_default_period_ends_on_the_last_day_of_october_2026() -> None:
     assert default_start(1) == date(2026, 10, 31)
 
 
-def test_every_archive_line_is_official_json_sorted_by_time(messages: list[dict[str, Any]], demo: DemoManifest) -> None:
+def test_every_archive_line_is_official_json_sorted_by_time(
+    messages: list[dict[str, Any]], demo: DemoManifest
+) -> None:
     assert len(messages) > MEMBERS * DAYS * 0.4
     times = [message.get("msgtime", message.get("time")) for message in messages]
     assert times == sorted(times)
@@ -122,7 +130,7 @@ def test_group_snapshots_have_the_plan_kinds_and_the_api_shape(snapshots: list[d
 
 
 def test_members_have_the_z_generation_skew_and_koc_tiers(demo: DemoManifest, truth: dict[str, Any]) -> None:
-    rows = _csv(demo.members[0])
+    rows = _csv(demo.paths("members")[0])
     assert len(rows) == MEMBERS
     young = sum(row["age_band"] == "18-25" for row in rows) / len(rows)
     assert 0.55 < young < 0.8
@@ -136,7 +144,7 @@ def test_members_have_the_z_generation_skew_and_koc_tiers(demo: DemoManifest, tr
 
 
 def test_products_have_label_fields_and_a_few_defects(demo: DemoManifest, truth: dict[str, Any]) -> None:
-    rows = _csv(demo.products[0])
+    rows = _csv(demo.paths("products")[0])
     assert 60 <= len(rows) <= 150 and len({row["sku"] for row in rows}) == len(rows)
     defects = truth["label_defects"]
     assert 0.03 <= len(defects) / len(rows) <= 0.08
@@ -153,7 +161,7 @@ def test_products_have_label_fields_and_a_few_defects(demo: DemoManifest, truth:
 
 
 def test_memotrace_files_are_wechatmsg_csv_with_bom(demo: DemoManifest) -> None:
-    for path in demo.memotrace:
+    for path in demo.paths("memotrace"):
         assert re.fullmatch(r"\d+@chatroom\.csv", path.name)
         assert path.read_bytes().startswith(b"\xef\xbb\xbf")
         rows = _csv(path, "utf-8-sig")
@@ -169,9 +177,9 @@ def test_memotrace_files_are_wechatmsg_csv_with_bom(demo: DemoManifest) -> None:
 
 
 def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[str, Any]) -> None:
-    orders = _csv(demo.orders[0])
-    members = {row["external_userid"] for row in _csv(demo.members[0])}
-    skus = {row["sku"] for row in _csv(demo.products[0])}
+    orders = _csv(demo.paths("orders")[0])
+    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    skus = {row["sku"] for row in _csv(demo.paths("products")[0])}
     assert orders and all(row["member_id"] in members and row["sku"] in skus for row in orders)
     assert {row["status"] for row in orders} <= {"paid", "refunded", "partially_refunded", "cancelled"}
     for row in orders:
@@ -187,10 +195,12 @@ def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[s
 
 
 def test_pay_events_align_with_paid_order_lines(demo: DemoManifest) -> None:
-    orders = _csv(demo.orders[0])
-    events = _csv(demo.events[0])
+    orders = _csv(demo.paths("orders")[0])
+    events = _csv(demo.paths("events")[0])
     paid = Counter((row["member_id"], row["sku"], row["paid_at"]) for row in orders if row["paid_at"])
-    pays = Counter((row["member_id"], row["sku"], row["occurred_at"]) for row in events if row["event"] == "pay")
+    pays = Counter(
+        (row["member_id"], row["sku"], row["occurred_at"]) for row in events if row["event"] == "pay"
+    )
     assert pays == paid
     kinds = Counter(row["event"] for row in events)
     assert set(kinds) == {"view", "favorite", "add_to_cart", "pay", "share"}
@@ -207,13 +217,13 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
         assert [path.name for path in left] == [path.name for path in right]
         assert all(a.read_bytes() == b.read_bytes() for a, b in zip(left, right, strict=True))
     assert first.truth_path.read_bytes() == second.truth_path.read_bytes()
-    assert first.wecom_archive[0].read_bytes() != other.wecom_archive[0].read_bytes()
+    assert first.paths("wecom-archive")[0].read_bytes() != other.paths("wecom-archive")[0].read_bytes()
 
 
 def test_quote_and_mention_names_resolve_to_group_members(
     demo: DemoManifest, messages: list[dict[str, Any]], snapshots: list[dict[str, Any]]
 ) -> None:
-    rooms = _names_by_room(snapshots, _csv(demo.members[0]))
+    rooms = _names_by_room(snapshots, _csv(demo.paths("members")[0]))
     quotes = mentions = 0
     for message in messages:
         content = message.get("text", {}).get("content", "")
@@ -230,8 +240,10 @@ def test_quote_and_mention_names_resolve_to_group_members(
     assert quotes > 50 and mentions > 50
 
 
-def _received(demo: DemoManifest, messages: list[dict[str, Any]], snapshots: list[dict[str, Any]]) -> Counter[str]:
-    rooms = _names_by_room(snapshots, _csv(demo.members[0]))
+def _received(
+    demo: DemoManifest, messages: list[dict[str, Any]], snapshots: list[dict[str, Any]]
+) -> Counter[str]:
+    rooms = _names_by_room(snapshots, _csv(demo.paths("members")[0]))
     received: Counter[str] = Counter()
     for message in messages:
         content = message.get("text", {}).get("content", "")
@@ -249,12 +261,16 @@ def test_hubs_receive_more_quotes_and_mentions(
 ) -> None:
     received = _received(demo, messages, snapshots)
     hubs = set(truth["hubs"])
-    others = [row["external_userid"] for row in _csv(demo.members[0]) if row["external_userid"] not in hubs]
+    others = [
+        row["external_userid"] for row in _csv(demo.paths("members")[0]) if row["external_userid"] not in hubs
+    ]
     hub_mean = sum(received[member] for member in hubs) / len(hubs)
     other_mean = sum(received[member] for member in others) / len(others)
     assert hub_mean > 3 * other_mean
     spoken = Counter(message["from"] for message in messages if message["action"] == "send")
-    assert sum(spoken[member] for member in hubs) / len(hubs) > 3 * sum(spoken[m] for m in others) / len(others)
+    assert sum(spoken[member] for member in hubs) / len(hubs) > 3 * sum(spoken[m] for m in others) / len(
+        others
+    )
 
 
 def test_churned_members_fall_silent_and_leavers_leave(
@@ -274,7 +290,9 @@ def test_churned_members_fall_silent_and_leavers_leave(
     assert any(churned["member_id"] in last_said for churned in truth["churned"])
 
 
-def test_incident_is_a_burst_of_complaints_about_one_sku(truth: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+def test_incident_is_a_burst_of_complaints_about_one_sku(
+    truth: dict[str, Any], messages: list[dict[str, Any]]
+) -> None:
     incident = truth["incident"]
     by_id = {message["msgid"]: message for message in messages}
     complaints = [by_id[msgid] for msgid in incident["complaint_msgids"]]
@@ -283,9 +301,14 @@ def test_incident_is_a_burst_of_complaints_about_one_sku(truth: dict[str, Any], 
     for message in complaints:
         content = message["text"]["content"]
         assert incident["cause"] in content or "客服" in content
-        local_day = datetime.fromtimestamp(message["msgtime"] / 1000, datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo).date()
+        local_day = datetime.fromtimestamp(
+            message["msgtime"] / 1000, datetime.fromisoformat("2026-01-01T00:00:00+08:00").tzinfo
+        ).date()
         assert 0 <= (local_day - day).days <= 2
-    assert sum(incident["product_name"] in message["text"]["content"] for message in complaints) >= len(complaints) - 1
+    assert (
+        sum(incident["product_name"] in message["text"]["content"] for message in complaints)
+        >= len(complaints) - 1
+    )
 
 
 def test_chat_has_the_plan_content(messages: list[dict[str, Any]]) -> None:
@@ -293,7 +316,9 @@ def test_chat_has_the_plan_content(messages: list[dict[str, Any]]) -> None:
     joined = "\n".join(texts)
     for phrase in ("打卡", "穿什么码", "发货", "全网最低价", "起球", "选", "参与", "加V", "不贵"):
         assert phrase in joined, phrase
-    hours = Counter(datetime.fromtimestamp(m["msgtime"] / 1000 + 8 * 3600).hour for m in messages if "msgtime" in m)
+    hours = Counter(
+        datetime.fromtimestamp(m["msgtime"] / 1000 + 8 * 3600).hour for m in messages if "msgtime" in m
+    )
     assert hours[21] > 3 * hours[4] and hours[12] > 2 * hours[6]
 
 
@@ -302,7 +327,9 @@ def test_staff_answer_most_questions_within_minutes(messages: list[dict[str, Any
     delays = []
     for message in messages:
         content = message.get("text", {}).get("content", "")
-        if message.get("from", "wm").startswith("wm") and ("穿什么码" in content or "什么时候发货" in content):
+        if message.get("from", "wm").startswith("wm") and (
+            "穿什么码" in content or "什么时候发货" in content
+        ):
             by_quote.setdefault((message["roomid"], content), message["msgtime"])
         match = QUOTE.match(content)
         if match and not message["from"].startswith("wm") and (message["roomid"], match.group(2)) in by_quote:
@@ -324,16 +351,31 @@ def test_stale_month_files_of_an_earlier_run_are_removed(tmp_path: Path) -> None
     (archive / "messages-1999-01.jsonl").write_text("{}\n", encoding="utf-8")
     (archive / "notes.txt").write_text("mine", encoding="utf-8")
     manifest = generate_demo_brand(tmp_path / "raw", members=60, days=3, start=date(2026, 1, 30))
-    assert sorted(path.name for path in archive.iterdir()) == ["messages-2026-01.jsonl", "messages-2026-02.jsonl", "notes.txt"]
-    assert manifest.wecom_archive == sorted(archive.glob("messages-*.jsonl"))
+    assert sorted(path.name for path in archive.iterdir()) == [
+        "messages-2026-01.jsonl",
+        "messages-2026-02.jsonl",
+        "notes.txt",
+    ]
+    assert manifest.paths("wecom-archive") == sorted(archive.glob("messages-*.jsonl"))
 
 
-@pytest.mark.parametrize("hostile", ['"引号"\\反斜杠', "<script>alert(1)</script>", "'; DROP TABLE messages; --", "换\n行\t\u2028", "\x00\x1f"])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        '"引号"\\反斜杠',
+        "<script>alert(1)</script>",
+        "'; DROP TABLE messages; --",
+        "换\n行\t\u2028",
+        "\x00\x1f",
+    ],
+)
 def test_json_escape_round_trips_hostile_text(hostile: str) -> None:
     assert json.loads('"' + json_escape(hostile) + '"') == hostile
 
 
 def test_progress_reports_every_step(tmp_path: Path) -> None:
     calls: list[tuple[int, int]] = []
-    generate_demo_brand(tmp_path / "raw", members=50, days=5, progress=lambda done, total: calls.append((done, total)))
+    generate_demo_brand(
+        tmp_path / "raw", members=50, days=5, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls[-1][0] == calls[-1][1] and [done for done, _ in calls] == list(range(1, len(calls) + 1))

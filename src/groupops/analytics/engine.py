@@ -139,10 +139,9 @@ class AnalyticsEngine(ABC):
         pq.write_table(table, path)
         return self._load_parquet("memory", [path], None)
 
+    @abstractmethod
     def materialize(self, expression: ir.Table) -> ir.Table:
         """Compute ``expression`` once and keep it (a temp table / cached frame) for reuse."""
-        with _quiet_engine_warnings():
-            return expression.cache()
 
     def to_arrow(self, expression: ir.Table) -> pa.Table:
         """Run ``expression`` and return its rows as Arrow."""
@@ -226,6 +225,11 @@ class DuckDBEngine(AnalyticsEngine):
         )
         return self._connection.table(name)
 
+    def materialize(self, expression: ir.Table) -> ir.Table:
+        name = self._next_name("kept")
+        self._connection.create_table(name, expression, temp=True)
+        return self._connection.table(name)
+
     def close(self) -> None:
         try:
             self._connection.disconnect()
@@ -265,6 +269,7 @@ class SparkEngine(AnalyticsEngine):
     def __init__(self, workspace: Workspace, *, session: Any | None = None) -> None:
         super().__init__(workspace)
         self._owns_session = session is None
+        self._cached: list[Any] = []
         self._session = session if session is not None else new_spark_session(self.timezone)
         with _quiet_engine_warnings():
             self._connection = ibis.pyspark.connect(self._session)
@@ -298,7 +303,18 @@ class SparkEngine(AnalyticsEngine):
         frame.createOrReplaceTempView(name)
         return self._connection.table(name)
 
+    def materialize(self, expression: ir.Table) -> ir.Table:
+        name = self._next_name("kept")
+        with _quiet_engine_warnings():
+            frame = self._session.sql(str(self._connection.compile(expression)))
+        frame.cache().createOrReplaceTempView(name)
+        self._cached.append(frame)
+        return self._connection.table(name)
+
     def close(self) -> None:
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
         try:
             if self._owns_session:
                 self._session.stop()

@@ -231,64 +231,81 @@ def day_number_of(day: date) -> int:
     return (day - EPOCH).days
 
 
-def _union_members(*tables: ir.Table) -> ir.Table:
-    first, *rest = (table.select("member_id") for table in tables)
-    for table in rest:
-        first = first.union(table, distinct=True)
-    return first.distinct()
+def _flag(condition: ir.BooleanValue) -> ir.IntegerValue:
+    return condition.cast("int64")
 
 
 def _member_flags(inputs: KpiInputs, scope: KpiScope, churn_window_days: int) -> ir.Table:
-    """One row per scope member (or churn-base member) with the per-member counts."""
+    """One row per member with the per-member counts and flags the 7 KPIs aggregate.
+
+    Each source (interactions, orders, membership) is aggregated per member once; the parts
+    are stacked (UNION ALL) and summed, which needs no outer joins and no subqueries.
+    """
     start, end = day_number_of(scope.date_from), day_number_of(scope.date_to)
     previous_end = end - churn_window_days
+    previous_start = previous_end - churn_window_days + 1
     groups = _scope_groups(inputs, scope)
-    activity = inputs.activity if groups is None else inputs.activity.filter(
-        inputs.activity.group_id.isin(groups.group_id)
+    activity, transitions = inputs.activity, inputs.transitions
+    if groups is not None:
+        activity = activity.filter(activity.group_id.isin(groups.group_id))
+        transitions = transitions.filter(transitions.group_id.isin(groups.group_id))
+    day = activity.day_number
+    spoke = activity.group_by("member_id").aggregate(
+        speaker_days=ibis.ifelse(day.between(start, end), day, None).nunique(),
+        spoke_before=_flag(day.between(previous_start, previous_end)).max(),
+        spoke_now=_flag(day.between(previous_end + 1, end)).max(),
     )
-    valid = inputs.orders.filter(inputs.orders.valid)
+    orders = inputs.orders.filter(inputs.orders.paid, inputs.orders.day_number <= end)
+    day, valid = orders.day_number, orders.valid
+    bought = orders.group_by("member_id").aggregate(
+        period_orders=_flag(valid & day.between(start, end)).sum(),
+        period_revenue=ibis.ifelse(valid & day.between(start, end), orders.amount, 0.0).sum(),
+        valid_orders=_flag(valid).sum(),
+        net_revenue=orders.net_amount.sum(),
+        bought_before=_flag(valid & day.between(previous_start, previous_end)).max(),
+        bought_now=_flag(valid & day.between(previous_end + 1, end)).max(),
+    )
+    stays = transitions.group_by("group_id", "member_id").aggregate(
+        state_end=ibis.ifelse(transitions.day_number <= end, transitions.delta, 0).sum(),
+        state_before=ibis.ifelse(transitions.day_number <= previous_end, transitions.delta, 0).sum(),
+    )
+    present = stays.group_by("member_id").aggregate(
+        present_end=_flag(stays.state_end > 0).max(), present_before=_flag(stays.state_before > 0).max()
+    )
+    stacked = _stack([spoke, bought, present])
+    return stacked.group_by("member_id").aggregate(
+        **{name: stacked[name].sum() for name in stacked.columns if name != "member_id"}
+    )
 
-    def spoke(first: int, last: int) -> ir.Table:
-        return activity.filter(activity.day_number.between(first, last))
 
-    def bought(first: int, last: int) -> ir.Table:
-        return valid.filter(valid.day_number.between(first, last))
+_PART_COLUMNS: dict[str, str] = {
+    "speaker_days": "int64",
+    "spoke_before": "int64",
+    "spoke_now": "int64",
+    "period_orders": "int64",
+    "period_revenue": "float64",
+    "valid_orders": "int64",
+    "net_revenue": "float64",
+    "bought_before": "int64",
+    "bought_now": "int64",
+    "present_end": "int64",
+    "present_before": "int64",
+}
 
-    population = _union_members(members_present(inputs.transitions, end, groups), spoke(start, end))
-    active_before = _union_members(
-        spoke(previous_end - churn_window_days + 1, previous_end),
-        bought(previous_end - churn_window_days + 1, previous_end),
-    )
-    present_before = _union_members(
-        members_present(inputs.transitions, previous_end, groups),
-        spoke(previous_end - churn_window_days + 1, previous_end),
-    )
-    base = active_before.filter(active_before.member_id.isin(present_before.member_id))
-    active_now = _union_members(spoke(previous_end + 1, end), bought(previous_end + 1, end))
-    in_period = spoke(start, end)
-    speaker_days = in_period.select("member_id", "day_number").distinct()
-    speaking = speaker_days.group_by("member_id").aggregate(speaker_days=speaker_days.count())
-    period_orders = bought(start, end)
-    buying = period_orders.group_by("member_id").aggregate(
-        period_orders=period_orders.count(), period_revenue=period_orders.amount.sum()
-    )
-    history = inputs.orders.filter(inputs.orders.day_number <= end, inputs.orders.paid)
-    lifetime = history.group_by("member_id").aggregate(
-        valid_orders=history.valid.sum().cast("int64"), net_revenue=history.net_amount.sum()
-    )
-    members = _union_members(population, base)
-    members = members.mutate(
-        in_population=members.member_id.isin(population.member_id),
-        in_base=members.member_id.isin(base.member_id),
-        active_now=members.member_id.isin(active_now.member_id),
-    )
-    for part in (speaking, buying, lifetime):
-        joined = members.left_join(part, "member_id")
-        members = joined.select(
-            *[members[name] for name in members.columns],
-            *[part[name] for name in part.columns if name != "member_id"],
-        )
-    return members
+
+def _stack(parts: list[ir.Table]) -> ir.Table:
+    """UNION ALL of per-member parts, each padded with zeros to the same columns."""
+    aligned = []
+    for part in parts:
+        columns: dict[str, Any] = {"member_id": part.member_id}
+        for name, dtype in _PART_COLUMNS.items():
+            value = part[name].fill_null(0) if name in part.columns else ibis.literal(0)
+            columns[name] = value.cast(dtype)
+        aligned.append(part.select(**columns))
+    stacked = aligned[0]
+    for part in aligned[1:]:
+        stacked = stacked.union(part)
+    return stacked
 
 
 def _scope_groups(inputs: KpiInputs, scope: KpiScope) -> ir.Table | None:
@@ -301,23 +318,23 @@ def _scope_groups(inputs: KpiInputs, scope: KpiScope) -> ir.Table | None:
 
 
 def _kpi_row(members: ir.Table) -> ir.Table:
-    in_population = members.in_population
-    speaker_days = members.speaker_days.fill_null(0)
-    period_orders = members.period_orders.fill_null(0)
-    valid_orders = members.valid_orders.fill_null(0)
-    counted = in_population.cast("int64")
+    in_population = (members.present_end > 0) | (members.speaker_days > 0)
+    active_before = (members.spoke_before > 0) | (members.bought_before > 0)
+    in_base = active_before & ((members.present_before > 0) | (members.spoke_before > 0))
+    active_now = (members.spoke_now > 0) | (members.bought_now > 0)
+    counted = _flag(in_population)
     return members.aggregate(
         members=counted.sum(),
-        active_users=(in_population & ((speaker_days > 0) | (period_orders > 0))).cast("int64").sum(),
-        speaker_days=(counted * speaker_days).sum(),
-        buyers=(in_population & (period_orders > 0)).cast("int64").sum(),
-        orders=(counted * period_orders).sum(),
-        revenue=ibis.ifelse(in_population, members.period_revenue.fill_null(0.0), 0.0).sum(),
-        customers=(in_population & (valid_orders >= 1)).cast("int64").sum(),
-        repeat_customers=(in_population & (valid_orders >= 2)).cast("int64").sum(),
-        net_revenue=ibis.ifelse(in_population, members.net_revenue.fill_null(0.0), 0.0).sum(),
-        churn_base=members.in_base.cast("int64").sum(),
-        churned=(members.in_base & ~(members.active_now & in_population)).cast("int64").sum(),
+        active_users=_flag(in_population & ((members.speaker_days > 0) | (members.period_orders > 0))).sum(),
+        speaker_days=(counted * members.speaker_days).sum(),
+        buyers=_flag(in_population & (members.period_orders > 0)).sum(),
+        orders=(counted * members.period_orders).sum(),
+        revenue=ibis.ifelse(in_population, members.period_revenue, 0.0).sum(),
+        customers=_flag(in_population & (members.valid_orders >= 1)).sum(),
+        repeat_customers=_flag(in_population & (members.valid_orders >= 2)).sum(),
+        net_revenue=ibis.ifelse(in_population, members.net_revenue, 0.0).sum(),
+        churn_base=_flag(in_base).sum(),
+        churned=_flag(in_base & ~(active_now & in_population)).sum(),
     )
 
 

@@ -39,27 +39,22 @@ _PARALLEL_FROM_MESSAGES = 400_000  # below this, worker start-up costs more than
 
 @dataclass(frozen=True)
 class DemoManifest:
-    """The files written, per ingest kind, in the order they must be imported."""
+    """What was written: ``files`` maps each ingest kind to its files, in the order to import them
+    (products, wecom-groups, members, memotrace, wecom-archive, orders, events)."""
 
     out_dir: Path
     truth_path: Path
-    products: list[Path]
-    wecom_groups: list[Path]
-    members: list[Path]
-    memotrace: list[Path]
-    wecom_archive: list[Path]
-    orders: list[Path]
-    events: list[Path]
+    files: dict[str, list[Path]]
     messages: int = 0
     counts: dict[str, int] = field(default_factory=dict)
 
     def entries(self) -> list[tuple[str, list[Path]]]:
         """``(ingest kind, files)`` pairs in import order."""
-        return [
-            ("products", self.products), ("wecom-groups", self.wecom_groups), ("members", self.members),
-            ("memotrace", self.memotrace), ("wecom-archive", self.wecom_archive), ("orders", self.orders),
-            ("events", self.events),
-        ]  # fmt: skip
+        return list(self.files.items())
+
+    def paths(self, kind: str) -> list[Path]:
+        """The files of one ingest kind (empty when none were written)."""
+        return list(self.files.get(kind, []))
 
 
 def default_start(days: int) -> date:
@@ -77,9 +72,15 @@ def _write_month_in_worker(job: tuple[Month, Path]) -> MonthResult:
 
 
 def _write_archive(
-    writer: ArchiveWriter, months: list[Month], directory: Path, parallel: bool, advance: Callable[[], None]
+    writer: ArchiveWriter,
+    months: list[Month],
+    directory: Path,
+    parallel: bool,
+    meanwhile: Callable[[], None],
+    advance: Callable[[], None],
 ) -> list[MonthResult]:
-    """Months in two processes (fork, sharing the read-only context) or in this one."""
+    """Months in two worker processes (fork, sharing the read-only context) while this process runs
+    ``meanwhile`` (orders and events); or everything here, one after the other, for small brands."""
     global _WORKER_WRITER
     directory.mkdir(parents=True, exist_ok=True)
     jobs = [(month, directory) for month in months]
@@ -88,15 +89,18 @@ def _write_archive(
         for job in jobs:
             results.append(write_month(writer, *job))
             advance()
+        meanwhile()
         return results
     _WORKER_WRITER = writer
     try:
         with multiprocessing.get_context("fork").Pool(2) as pool:
+            pending = [pool.apply_async(_write_month_in_worker, (job,)) for job in jobs]
+            meanwhile()
             results = []
-            for result in pool.imap(_write_month_in_worker, jobs):
-                results.append(result)
+            for result in pending:
+                results.append(result.get())
                 advance()
-        return results
+            return results
     finally:
         _WORKER_WRITER = None
 
@@ -166,11 +170,14 @@ def generate_demo_brand(
     writer = ArchiveWriter(ChatContext(population, pools, commerce.scheduled, seed))
     archive_dir = out_dir / "wecom" / "archive"
     parallel = members * days * 0.9 >= _PARALLEL_FROM_MESSAGES
-    results = _write_archive(writer, months, archive_dir, parallel, advance)
+
+    def write_commerce() -> None:
+        _write_rows(out_dir / "orders.csv", ORDER_COLUMNS, order_rows(commerce, population, catalogue))
+        _write_rows(out_dir / "events.csv", EVENT_COLUMNS, event_rows(commerce, population, catalogue))
+
+    results = _write_archive(writer, months, archive_dir, parallel, write_commerce, advance)
     _remove_stale(archive_dir, "messages-*.jsonl", [result.path for result in results])
-    _write_rows(out_dir / "orders.csv", ORDER_COLUMNS, order_rows(commerce, population, catalogue))
     advance()
-    _write_rows(out_dir / "events.csv", EVENT_COLUMNS, event_rows(commerce, population, catalogue))
     advance()
     incident_msgids = [msgid for result in results for msgid in result.incident_msgids]
     truth_path = out_dir.parent / "simulation" / "truth.json"
@@ -178,11 +185,14 @@ def generate_demo_brand(
     truth = truth_document(population, catalogue, commerce.incident, incident_msgids, seed)
     truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     advance()
-    return DemoManifest(
-        out_dir=out_dir, truth_path=truth_path, products=[out_dir / "products.csv"], wecom_groups=group_files,
-        members=[out_dir / "members.csv"], memotrace=memotrace_files, wecom_archive=[r.path for r in results],
-        orders=[out_dir / "orders.csv"], events=[out_dir / "events.csv"],
-        messages=sum(result.messages for result in results),
-        counts={"groups": len(group_files), "members": members, "products": len(catalogue.skus),
-                "order_lines": int(commerce.lines["order"].size), "events": int(commerce.events["time"].size)},
-    )  # fmt: skip
+    files = {
+        "products": [out_dir / "products.csv"], "wecom-groups": group_files, "members": [out_dir / "members.csv"],
+        "memotrace": memotrace_files, "wecom-archive": [result.path for result in results],
+        "orders": [out_dir / "orders.csv"], "events": [out_dir / "events.csv"],
+    }  # fmt: skip
+    counts = {
+        "groups": len(group_files), "members": members, "products": len(catalogue.skus),
+        "order_lines": int(commerce.lines["order"].size), "events": int(commerce.events["time"].size),
+    }  # fmt: skip
+    messages = sum(result.messages for result in results)
+    return DemoManifest(out_dir, truth_path, files, messages, counts)

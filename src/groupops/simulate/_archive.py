@@ -12,8 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from groupops.simulate._calendar import Month
-from groupops.simulate._chat import EMOTION, FILE, IMAGE, LINK, MENTION, QUOTE, TEXT, VIDEO, VOICE, WEAPP, TYPES
-from groupops.simulate._chat import ChatContext, MonthPlan, plan_month
+from groupops.simulate._chat import (
+    EMOTION,
+    FILE,
+    IMAGE,
+    LINK,
+    MENTION,
+    QUOTE,
+    TEXT,
+    VOICE,
+    WEAPP,
+    ChatContext,
+    MonthPlan,
+    plan_month,
+)
 from groupops.simulate._ids import mix64
 from groupops.simulate._phrases import json_escape
 from groupops.simulate._population import BRAND
@@ -21,7 +33,12 @@ from groupops.simulate._population import BRAND
 __all__ = ["ArchiveWriter", "MonthResult", "write_month"]
 
 QUOTE_SEPARATOR = "\\n- - - - - - - - - - - - - - -\\n"  # JSON-escaped "\n- - … -\n"
-_FILES = [("栖木秋冬代理价目表.xlsx", "xlsx"), ("尺码表.pdf", "pdf"), ("本周朋友圈素材.zip", "zip"), ("新品详情页.pdf", "pdf")]
+_FILES = [
+    ("栖木秋冬代理价目表.xlsx", "xlsx"),
+    ("尺码表.pdf", "pdf"),
+    ("本周朋友圈素材.zip", "zip"),
+    ("新品详情页.pdf", "pdf"),
+]
 _ROBOT_NAME = f"{BRAND}小助手"
 
 
@@ -100,7 +117,10 @@ def _media(numbers: np.ndarray) -> tuple[list[str], list[int], list[str]]:
     third = mix64(second)
     md5 = [f"{a:016x}{b:016x}" for a, b in zip(second.tolist(), third.tolist(), strict=True)]
     sizes = (30_000 + second % np.uint64(2_000_000)).tolist()
-    sdk = [f"CtYBMzA2{a:016x}{b:016x}{c:016x}" for a, b, c in zip(numbers.tolist(), second.tolist(), third.tolist(), strict=True)]
+    sdk = [
+        f"CtYBMzA2{a:016x}{b:016x}{c:016x}"
+        for a, b, c in zip(numbers.tolist(), second.tolist(), third.tolist(), strict=True)
+    ]
     return md5, sizes, sdk
 
 
@@ -117,7 +137,9 @@ def _bodies(writer: ArchiveWriter, plan: MonthPlan, numbers: np.ndarray) -> list
         if kind == TEXT:
             bodies.append(f'text","text":{{"content":"{texts[index]}"}}}}')
         elif kind == IMAGE:
-            bodies.append(f'image","image":{{"md5sum":"{md5[index]}","filesize":{sizes[index]},"sdkfileid":"{sdk[index]}"}}}}')
+            bodies.append(
+                f'image","image":{{"md5sum":"{md5[index]}","filesize":{sizes[index]},"sdkfileid":"{sdk[index]}"}}}}'
+            )
         elif kind == EMOTION:
             bodies.append(
                 f'emotion","emotion":{{"type":{1 + sizes[index] % 2},"width":240,"height":240,'
@@ -125,7 +147,11 @@ def _bodies(writer: ArchiveWriter, plan: MonthPlan, numbers: np.ndarray) -> list
             )
         elif kind == LINK:
             member_share = batch.pool[index] == link_pool
-            url = f"http://xhslink.com/a/{md5[index][:12]}" if member_share else f"https://mp.weixin.qq.com/s/{sdk[index][8:30]}"
+            url = (
+                f"http://xhslink.com/a/{md5[index][:12]}"
+                if member_share
+                else f"https://mp.weixin.qq.com/s/{sdk[index][8:30]}"
+            )
             source = "小红书" if member_share else f"{BRAND}穿搭研究所"
             bodies.append(
                 f'link","link":{{"title":"{base[index]}","description":"{source}","link_url":"{url}",'
@@ -176,7 +202,9 @@ def _recall_lines(
     writer: ArchiveWriter, plan: MonthPlan, numbers: np.ndarray, ms: np.ndarray, month: Month
 ) -> tuple[list[str], np.ndarray]:
     batch, recalled = plan.messages, plan.recalled
-    when = np.minimum(ms[recalled] + 5_000 + numbers[recalled].astype(np.int64) % 100_000, month.end_ts * 1000 - 1)
+    when = np.minimum(
+        ms[recalled] + 5_000 + numbers[recalled].astype(np.int64) % 100_000, month.end_ts * 1000 - 1
+    )
     own = writer.msgid_numbers(month, batch.size + recalled.size)[batch.size :]
     lines = [
         f'{{"msgid":"{own_id}_{at}","action":"recall","from":"{writer.sender_ids[int(batch.sender[index])]}",'
@@ -187,11 +215,15 @@ def _recall_lines(
     return lines, when
 
 
-def _agree_and_switch_lines(writer: ArchiveWriter, month: Month, first_seq: int) -> tuple[list[str], list[int]]:
+def _agree_and_switch_lines(
+    writer: ArchiveWriter, month: Month, first_seq: int
+) -> tuple[list[str], list[int]]:
     """Consent (``agree``) records of members who consented this month, and two ``switch`` records."""
     population = writer.context.population
     consent = population.members.consent_ts
-    consenting = np.flatnonzero((consent >= max(month.start_ts, population.period.start_ts)) & (consent < month.end_ts))
+    consenting = np.flatnonzero(
+        (consent >= max(month.start_ts, population.period.start_ts)) & (consent < month.end_ts)
+    )
     numbers = writer.msgid_numbers(month, first_seq + consenting.size + 2)[first_seq:]
     home = np.zeros(len(population.members.ids), dtype=np.int64)
     home[population.memberships.member[::-1]] = population.memberships.group[::-1]

@@ -7,7 +7,17 @@ from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 
-__all__ = ["DAY", "HOUR", "LOCAL_OFFSET", "LOCAL_TZ", "Month", "Period", "iso_local", "iso_local_many", "local_date"]
+__all__ = [
+    "DAY",
+    "HOUR",
+    "LOCAL_OFFSET",
+    "LOCAL_TZ",
+    "Month",
+    "Period",
+    "iso_local",
+    "iso_local_many",
+    "local_date",
+]
 
 DAY = 86_400
 HOUR = 3_600

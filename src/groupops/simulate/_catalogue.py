@@ -127,7 +127,9 @@ def build_catalogue(rng: np.random.Generator, members: int) -> Catalogue:
     chosen = rng.choice(len(categories), size=count, p=weights / weights.sum())
     rows = [_product_row(rng, categories[int(index)], serial) for serial, index in enumerate(chosen)]
     defective = rng.choice(count, size=max(3, round(count * 0.05)), replace=False)
-    label_defects = {rows[int(index)]["sku"]: _break_label(rng, rows[int(index)]) for index in sorted(defective)}
+    label_defects = {
+        rows[int(index)]["sku"]: _break_label(rng, rows[int(index)]) for index in sorted(defective)
+    }
     return Catalogue(
         skus=[row["sku"] for row in rows],
         names=["".join(reversed(row["name"].split(" "))) for row in rows],

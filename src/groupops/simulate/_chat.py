@@ -16,7 +16,7 @@ import numpy as np
 from groupops.simulate._calendar import DAY, HOUR, LOCAL_OFFSET, Month
 from groupops.simulate._commerce import ScheduledMessages, times_of_day
 from groupops.simulate._phrases import PhrasePools
-from groupops.simulate._population import NEVER, Population
+from groupops.simulate._population import Population
 
 __all__ = ["TYPES", "ChatContext", "MessageBatch", "plan_month"]
 
@@ -129,14 +129,22 @@ def _at_local_time(timestamps: np.ndarray, seconds_of_day: np.ndarray) -> np.nda
     return np.asarray((timestamps + LOCAL_OFFSET) // DAY * DAY - LOCAL_OFFSET + seconds_of_day)
 
 
-def _member_draws(context: ChatContext, rng: np.random.Generator, month: Month) -> tuple[np.ndarray, np.ndarray]:
+def _member_draws(
+    context: ChatContext, rng: np.random.Generator, month: Month
+) -> tuple[np.ndarray, np.ndarray]:
     """(membership, time) of every spontaneous member message of the month, thinned by rhythm and churn."""
     population = context.population
     memberships, members = population.memberships, population.members
     start = np.maximum(memberships.join_ts, month.start_ts)
-    end = np.minimum(np.minimum(memberships.leave_ts, members.silent_from_ts[memberships.member]), month.end_ts)
+    end = np.minimum(
+        np.minimum(memberships.leave_ts, members.silent_from_ts[memberships.member]), month.end_ts
+    )
     share = 1 / np.sqrt(np.bincount(memberships.member, minlength=context.member_count)[memberships.member])
-    rate = members.activity[memberships.member] * share * _KIND_ACTIVITY[population.groups.kinds[memberships.group]]
+    rate = (
+        members.activity[memberships.member]
+        * share
+        * _KIND_ACTIVITY[population.groups.kinds[memberships.group]]
+    )
     span = np.maximum(end - start, 0)
     counts = rng.poisson(rate * span / DAY * (1.15 / _DAY_OF_WEEK.mean()))
     index = np.repeat(np.arange(counts.size), counts)
@@ -151,7 +159,12 @@ def _member_draws(context: ChatContext, rng: np.random.Generator, month: Month) 
 
 
 def _into_conversations(
-    rng: np.random.Generator, month: Month, group: np.ndarray, time: np.ndarray, limit: np.ndarray, groups: int
+    rng: np.random.Generator,
+    month: Month,
+    group: np.ndarray,
+    time: np.ndarray,
+    limit: np.ndarray,
+    groups: int,
 ) -> np.ndarray:
     """Pull most messages to the next conversation start in their group, so talk comes in bursts."""
     sessions = rng.poisson(np.bincount(group, minlength=groups) / 6 + 1)
@@ -180,7 +193,9 @@ def _member_messages(context: ChatContext, rng: np.random.Generator, month: Mont
     weights = np.asarray([mix[3] for mix in _MEMBER_MIX], dtype=float)
     for code in range(3):
         chosen = np.flatnonzero(kind == code)
-        what[chosen] = rng.choice(len(_MEMBER_MIX), size=chosen.size, p=weights[:, code] / weights[:, code].sum())
+        what[chosen] = rng.choice(
+            len(_MEMBER_MIX), size=chosen.size, p=weights[:, code] / weights[:, code].sum()
+        )
     mtypes = np.asarray([mix[1] for mix in _MEMBER_MIX])[what]
     pools = np.asarray([context.pool(mix[2]) for mix in _MEMBER_MIX])[what]
     spam = members.spammer[member] & (rng.random(index.size) < 0.8)
@@ -206,7 +221,9 @@ def _group_days(population: Population, month: Month) -> tuple[np.ndarray, np.nd
     return group[alive], day[alive]
 
 
-def _posters(context: ChatContext, rng: np.random.Generator, group: np.ndarray, robot_share: float) -> np.ndarray:
+def _posters(
+    context: ChatContext, rng: np.random.Generator, group: np.ndarray, robot_share: float
+) -> np.ndarray:
     """Owner (60%) or an admin of each group; some posts come from the robot."""
     groups = context.population.groups
     admins = np.asarray([admins[0] for admins in groups.admins]) if groups.admins else np.zeros(0, np.int64)
@@ -224,13 +241,17 @@ def _posts(
     counts = rng.poisson(per_day)
     group, day = np.repeat(group, counts), np.repeat(day, counts)
     time = day + rng.integers(window[0], window[1], size=group.size)
-    pools = np.broadcast_to(pool if np.ndim(pool) == 0 else np.repeat(pool, counts), group.size).astype(np.int64)
+    pools = np.broadcast_to(pool if np.ndim(pool) == 0 else np.repeat(pool, counts), group.size).astype(
+        np.int64
+    )
     mtypes = mtype if np.ndim(mtype) == 0 else np.repeat(mtype, counts)
     sender = _posters(context, rng, group, robot_share)
     return MessageBatch.make(time, group, sender, mtypes, pools, context.picks(rng, pools))
 
 
-def _staff_posts(context: ChatContext, rng: np.random.Generator, month: Month) -> tuple[MessageBatch, _Prompts]:
+def _staff_posts(
+    context: ChatContext, rng: np.random.Generator, month: Month
+) -> tuple[MessageBatch, _Prompts]:
     """Promos (some breaking the ad law), content, mini-programs, 打卡 prompts, polls and draws."""
     group, day = _group_days(context.population, month)
     kind = context.population.groups.kinds[group]
@@ -250,19 +271,29 @@ def _staff_posts(context: ChatContext, rng: np.random.Generator, month: Month) -
     for probability, window, name in (
         (np.asarray([0.5, 1.0, 0.0])[kind], (8 * HOUR + 1800, 9 * HOUR + 1800), "staff.checkin_prompt"),
         (np.asarray([1 / 7, 2 / 7, 0.0])[kind], (20 * HOUR, 20 * HOUR + 1800), "staff.poll_post"),
-        (np.where(weekday == 4, np.asarray([1.0, 1.0, 0.0])[kind], 0.0), (19 * HOUR, 19 * HOUR + 1800), "staff.draw_post"),
+        (
+            np.where(weekday == 4, np.asarray([1.0, 1.0, 0.0])[kind], 0.0),
+            (19 * HOUR, 19 * HOUR + 1800),
+            "staff.draw_post",
+        ),
     ):
         fires = rng.random(group.size) < probability
-        batch = _posts(context, rng, group[fires], day[fires], np.ones(int(fires.sum())), window, TEXT, pool(name), 0.5)
+        batch = _posts(
+            context, rng, group[fires], day[fires], np.ones(int(fires.sum())), window, TEXT, pool(name), 0.5
+        )
         batches.append(batch)
         prompts.append(np.sort(batch.group * 2**40 + batch.time))
     return MessageBatch.concat(batches), _Prompts(*prompts)
 
 
-def _respond_to_prompts(context: ChatContext, rng: np.random.Generator, batch: MessageBatch, prompts: _Prompts) -> None:
+def _respond_to_prompts(
+    context: ChatContext, rng: np.random.Generator, batch: MessageBatch, prompts: _Prompts
+) -> None:
     """Text messages soon after a 打卡 prompt, poll or draw in their group become 打卡 / votes / 参与."""
     key = batch.group * 2**40 + batch.time
-    chatty = (batch.mtype == TEXT) & ~context.population.members.spammer[np.minimum(batch.sender, context.member_count - 1)]
+    chatty = (batch.mtype == TEXT) & ~context.population.members.spammer[
+        np.minimum(batch.sender, context.member_count - 1)
+    ]
     for keys, window, share, name in (
         (prompts.checkin, 3 * HOUR, 0.45, "member.checkin"),
         (prompts.poll, 4 * HOUR, 0.5, "member.vote"),
@@ -311,7 +342,9 @@ def _scheduled(context: ChatContext, month: Month) -> tuple[MessageBatch, np.nda
             position += 1
     index = np.asarray(chosen, dtype=np.int64)
     senders = np.asarray(scheduled.member, dtype=np.int64)[index]
-    batch = MessageBatch.make(times[index], np.asarray(groups, dtype=np.int64), senders, TEXT, context.custom_pool, index)
+    batch = MessageBatch.make(
+        times[index], np.asarray(groups, dtype=np.int64), senders, TEXT, context.custom_pool, index
+    )
     return batch, index
 
 
@@ -329,17 +362,26 @@ def _replies(context: ChatContext, rng: np.random.Generator, batch: MessageBatch
     order = np.lexsort((batch.time, batch.group))
     group, sender, time = batch.group[order], batch.sender[order], batch.time[order]
     quotable = (batch.mtype[order] == TEXT) | (batch.mtype[order] == IMAGE)
-    member_text = (sender < context.member_count) & (batch.mtype[order] == TEXT) & (batch.pool[order] != context.custom_pool)
+    member_text = (
+        (sender < context.member_count)
+        & (batch.mtype[order] == TEXT)
+        & (batch.pool[order] != context.custom_pool)
+    )
     member_text &= ~context.population.members.spammer[np.minimum(sender, context.member_count - 1)]
     candidates = np.flatnonzero(member_text & (rng.random(order.size) < 0.3))
     offsets = candidates[:, None] - np.arange(1, window + 1)[None, :]
     safe = np.maximum(offsets, 0)
-    valid = (offsets >= 0) & (group[safe] == group[candidates, None]) & (sender[safe] != sender[candidates, None])
+    valid = (
+        (offsets >= 0) & (group[safe] == group[candidates, None]) & (sender[safe] != sender[candidates, None])
+    )
     valid &= quotable[safe] & (time[candidates, None] - time[safe] < 2 * HOUR)
     column, any_valid = _choose_in_window(rng, context.attractiveness[sender[safe]] * valid)
     replier = order[candidates[any_valid]]
     target = order[safe[any_valid, column[any_valid]]]
-    reply_pool = np.asarray([context.pool(_REPLY_POOLS.get(name, "reply.generic")) for name in context.pools.names] + [context.pool("reply.empathy")])
+    reply_pool = np.asarray(
+        [context.pool(_REPLY_POOLS.get(name, "reply.generic")) for name in context.pools.names]
+        + [context.pool("reply.empathy")]
+    )
     style = rng.choice([QUOTE, MENTION, 0], size=replier.size, p=[0.45, 0.4, 0.15])
     batch.ref[replier] = target
     batch.mention[replier] = np.where(style == MENTION, batch.sender[target], -1)
@@ -361,9 +403,14 @@ def _answer_delays(rng: np.random.Generator, asked: np.ndarray) -> np.ndarray:
     return np.where(night, next_morning - asked + rng.integers(60, 2400, size=asked.size), delay)
 
 
-def _answers(context: ChatContext, rng: np.random.Generator, month: Month, batch: MessageBatch) -> MessageBatch:
+def _answers(
+    context: ChatContext, rng: np.random.Generator, month: Month, batch: MessageBatch
+) -> MessageBatch:
     """Customer service answers ~90% of questions and complaints, quoting or @-mentioning the asker."""
-    answer_pool = np.asarray([context.pool(_ANSWER_POOLS[name]) if name in _ANSWER_POOLS else -1 for name in context.pools.names] + [-1])
+    answer_pool = np.asarray(
+        [context.pool(_ANSWER_POOLS[name]) if name in _ANSWER_POOLS else -1 for name in context.pools.names]
+        + [-1]
+    )
     pools = answer_pool[batch.pool]
     custom = batch.pool == context.custom_pool
     pools[custom] = context.custom_answer[np.minimum(batch.pick[custom], context.custom_answer.size - 1)]
@@ -381,13 +428,17 @@ def _answers(context: ChatContext, rng: np.random.Generator, month: Month, batch
     return answers
 
 
-def _captions(context: ChatContext, rng: np.random.Generator, month: Month, batch: MessageBatch) -> MessageBatch:
+def _captions(
+    context: ChatContext, rng: np.random.Generator, month: Month, batch: MessageBatch
+) -> MessageBatch:
     """An outfit photo is followed by its caption from the same member seconds later."""
     photo = np.flatnonzero((batch.mtype == IMAGE) & (batch.pool == context.pool("member.outfit_caption")))
     time = batch.time[photo] + rng.integers(5, 60, size=photo.size)
     photo, time = photo[time < month.end_ts], time[time < month.end_ts]
     pool = np.full(photo.size, context.pool("member.outfit_caption"))
-    return MessageBatch.make(time, batch.group[photo], batch.sender[photo], TEXT, pool, context.picks(rng, pool))
+    return MessageBatch.make(
+        time, batch.group[photo], batch.sender[photo], TEXT, pool, context.picks(rng, pool)
+    )
 
 
 @dataclass
@@ -408,8 +459,12 @@ def plan_month(context: ChatContext, month: Month) -> MonthPlan:
     scheduled, scheduled_index = _scheduled(context, month)
     batch = MessageBatch.concat([staff, members, scheduled, _welcomes(context, rng, month)])
     _replies(context, rng, batch)
-    batch = MessageBatch.concat([batch, _answers(context, rng, month, batch), _captions(context, rng, month, batch)])
-    text_by_member = np.flatnonzero((batch.mtype == TEXT) & (batch.sender < context.member_count) & (batch.pool != context.custom_pool))
+    batch = MessageBatch.concat(
+        [batch, _answers(context, rng, month, batch), _captions(context, rng, month, batch)]
+    )
+    text_by_member = np.flatnonzero(
+        (batch.mtype == TEXT) & (batch.sender < context.member_count) & (batch.pool != context.custom_pool)
+    )
     recalled = text_by_member[rng.random(text_by_member.size) < 0.004]
     incident_flags = np.asarray(context.scheduled.incident + [False], dtype=bool)
     custom = np.flatnonzero(batch.pool == context.custom_pool)

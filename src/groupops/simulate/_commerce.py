@@ -14,7 +14,7 @@ import numpy as np
 
 from groupops.simulate._calendar import DAY, HOUR, iso_local_many
 from groupops.simulate._catalogue import Catalogue
-from groupops.simulate._phrases import ProductNames, fill_template, load_phrases
+from groupops.simulate._phrases import fill_template, load_phrases
 from groupops.simulate._population import NEVER, Population
 
 __all__ = [
@@ -141,7 +141,11 @@ def _incident(rng: np.random.Generator, population: Population, catalogue: Catal
         eligible = (low <= day_ts) & (high > day_ts + DAY)
     weights = members.activity * eligible
     size = min(int(eligible.sum()), max(6, round(0.008 * len(members.ids))))
-    chosen = rng.choice(len(members.ids), size=size, replace=False, p=weights / weights.sum()) if size else []
+    chosen = (
+        rng.choice(len(members.ids), size=size, replace=False, p=weights / weights.sum())
+        if size
+        else np.zeros(0, np.int64)
+    )
     return Incident(
         sku=catalogue.skus[product],
         product_name=catalogue.names[product],
@@ -168,7 +172,9 @@ def _all_order_heads(
     bad_placed = np.clip(bad_placed, population.period.start_ts, incident.day_ts - HOUR)
     member = np.concatenate([member, bad_members])
     placed = np.concatenate([placed, bad_placed])
-    forced = np.concatenate([np.full(member.size - bad_members.size, -1), np.full(bad_members.size, incident_product)])
+    forced = np.concatenate(
+        [np.full(member.size - bad_members.size, -1), np.full(bad_members.size, incident_product)]
+    )
     order = np.lexsort((member, placed))
     return member[order], placed[order], forced[order]
 
@@ -189,7 +195,11 @@ def _order_lines(
     unit_price = np.floor(catalogue.list_prices[product] * price_factor)
     subtotal = np.bincount(order, weights=unit_price * quantity, minlength=member.size)
     coupon = rng.random(member.size)
-    discount = np.select([(subtotal >= 299) & (coupon < 0.5), (subtotal >= 199) & (coupon < 0.3), coupon < 0.1], [40.0, 20.0, 10.0], 0.0)
+    discount = np.select(
+        [(subtotal >= 299) & (coupon < 0.5), (subtotal >= 199) & (coupon < 0.3), coupon < 0.1],
+        [40.0, 20.0, 10.0],
+        0.0,
+    )
     cancelled = rng.random(member.size) < 0.03
     paid = np.where(cancelled, -1, placed + rng.integers(20, 900, size=member.size))
     bad = np.zeros(order.size, dtype=bool)
@@ -229,7 +239,11 @@ def _schedule_messages(
     delay = rng.integers(2 * DAY, 6 * DAY, size=lines["order"].size)
     clock = times_of_day(rng, lines["order"].size)
     for line in np.flatnonzero(lines["paid"] >= 0).tolist():
-        member, paid, product = int(lines["member"][line]), int(lines["paid"][line]), int(lines["product"][line])
+        member, paid, product = (
+            int(lines["member"][line]),
+            int(lines["paid"][line]),
+            int(lines["product"][line]),
+        )
         fixed = {"product": products.names[product], "category": products.categories[product]}
         cause = _REFUND_CAUSES[int(lines["refund_cause"][line])]
         if lines["incident"][line]:
@@ -237,7 +251,9 @@ def _schedule_messages(
             when += int(draws[line, 1] < 0.3) * DAY * (1 + int(draws[line, 2] < 0.4))
             key, category, fixed["cause"] = "complaint_defect", "complaint", incident.cause
         elif lines["refunded"][line] and cause != "不喜欢" and draws[line, 0] < 0.6:
-            key = {"尺码偏小": "complaint_size", "发错货": "complaint_wrong_item"}.get(cause, "complaint_defect")
+            key = {"尺码偏小": "complaint_size", "发错货": "complaint_wrong_item"}.get(
+                cause, "complaint_defect"
+            )
             category, fixed["cause"] = "complaint", cause
             when = int(_at_local_time(np.asarray([paid + delay[line]]), clock[line : line + 1])[0])
         elif not lines["refunded"][line] and draws[line, 0] < 0.08:
@@ -263,14 +279,18 @@ def _session_arrays(
     extra = int(paid_line.sum()) * 9
     low, high = _presence(population)
     weights = population.members.activity * (high > low)
-    browsers = rng.choice(weights.size, size=extra, p=weights / weights.sum()) if extra else np.zeros(0, np.int64)
+    browsers = (
+        rng.choice(weights.size, size=extra, p=weights / weights.sum()) if extra else np.zeros(0, np.int64)
+    )
     start = low[browsers] + (rng.random(extra) * (high - low)[browsers]).astype(np.int64)
     start = _at_local_time(start, times_of_day(rng, extra))
     start = np.clip(start, low[browsers], np.maximum(high[browsers] - 1, low[browsers]))
     products = popularity.size
     member = np.concatenate([lines["member"], browsers])
     product = np.concatenate([lines["product"], rng.choice(products, size=extra, p=popularity)])
-    cart_ts = np.concatenate([lines["placed"] - rng.integers(60, 1800, size=lines["order"].size), start + 600])
+    cart_ts = np.concatenate(
+        [lines["placed"] - rng.integers(60, 1800, size=lines["order"].size), start + 600]
+    )
     pay_ts = np.concatenate([lines["paid"], np.full(extra, -1)])
     bought = np.concatenate([np.ones(lines["order"].size, dtype=bool), np.zeros(extra, dtype=bool)])
     return member, product, cart_ts, pay_ts, bought
@@ -362,6 +382,13 @@ def event_rows(commerce: Commerce, population: Population, catalogue: Catalogue)
     ids, skus = population.members.ids, catalogue.skus
     members, products = events["member"].tolist(), events["product"].tolist()
     return [
-        [f"EV{index + 1:010d}", ids[members[index]], times[index], kinds[index], skus[products[index]], campaigns[index]]
+        [
+            f"EV{index + 1:010d}",
+            ids[members[index]],
+            times[index],
+            kinds[index],
+            skus[products[index]],
+            campaigns[index],
+        ]
         for index in range(len(times))
     ]

@@ -17,7 +17,16 @@ from groupops.simulate._population import KINDS, NEVER, Population
 
 __all__ = ["MEMBER_COLUMNS", "truth_document", "write_group_snapshots", "write_members_csv"]
 
-MEMBER_COLUMNS = ["external_userid", "name", "gender", "age_band", "region", "tags", "followers", "consent_time"]
+MEMBER_COLUMNS = [
+    "external_userid",
+    "name",
+    "gender",
+    "age_band",
+    "region",
+    "tags",
+    "followers",
+    "consent_time",
+]
 
 
 def _staff_entries(population: Population, group: int) -> list[dict[str, Any]]:
@@ -38,7 +47,9 @@ def _staff_entries(population: Population, group: int) -> list[dict[str, Any]]:
 def _external_entries(population: Population, group: int) -> list[dict[str, Any]]:
     memberships, members = population.memberships, population.members
     end = population.period.end_ts
-    rows = np.flatnonzero((memberships.group == group) & (memberships.join_ts < end) & (memberships.leave_ts >= NEVER))
+    rows = np.flatnonzero(
+        (memberships.group == group) & (memberships.join_ts < end) & (memberships.leave_ts >= NEVER)
+    )
     entries = []
     for row in rows.tolist():
         member = int(memberships.member[row])
@@ -48,7 +59,11 @@ def _external_entries(population: Population, group: int) -> list[dict[str, Any]
         }  # fmt: skip
         if memberships.invitor[row]:
             entry["invitor"] = {"userid": memberships.invitor[row]}
-        entry.update(group_nickname=memberships.nickname[row], name=members.names[member], unionid=members.unionids[member])
+        entry.update(
+            group_nickname=memberships.nickname[row],
+            name=members.names[member],
+            unionid=members.unionids[member],
+        )
         entries.append(entry)
     return entries
 
@@ -97,7 +112,9 @@ def truth_document(
 ) -> dict[str, Any]:
     """What the simulator planted, for tests of the analytics: hubs, KOCs, churn, the incident."""
     members, period = population.members, population.period
-    hubs = [members.ids[int(index)] for index in np.argsort(-members.degree, kind="stable") if members.hub[index]]
+    hubs = [
+        members.ids[int(index)] for index in np.argsort(-members.degree, kind="stable") if members.hub[index]
+    ]
     tiers: dict[str, list[str]] = {"head": [], "waist": [], "tail": []}
     for index, tier in enumerate(members.koc_tier):
         if tier:

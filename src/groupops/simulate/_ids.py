@@ -18,7 +18,9 @@ def mix64(keys: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def random_tokens(rng: np.random.Generator, count: int, length: int, alphabet: np.ndarray = _URL_SAFE) -> list[str]:
+def random_tokens(
+    rng: np.random.Generator, count: int, length: int, alphabet: np.ndarray = _URL_SAFE
+) -> list[str]:
     """``count`` random strings of ``length`` characters from ``alphabet``."""
     if count == 0:
         return []

@@ -27,7 +27,22 @@ MEMOTRACE_COLUMNS = [
     "Remark", "NickName", "Sender",
 ]  # fmt: skip
 _LOWER = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
-_NICKS = ["小美", "阿青", "Lily", "桃子", "果果", "可可", "安琪", "大橙子", "晴天", "MIA", "小鱼", "豆豆", "雪儿", "阿珍"]
+_NICKS = [
+    "小美",
+    "阿青",
+    "Lily",
+    "桃子",
+    "果果",
+    "可可",
+    "安琪",
+    "大橙子",
+    "晴天",
+    "MIA",
+    "小鱼",
+    "豆豆",
+    "雪儿",
+    "阿珍",
+]
 _TEXT_POOLS = [
     ("member.distributor_talk", 0.35), ("member.product_question", 0.15), ("member.logistics_question", 0.12),
     ("member.greeting", 0.12), ("member.chitchat", 0.1), ("member.praise", 0.08), ("member.complaint", 0.04),
@@ -45,13 +60,17 @@ class _Room:
     def __init__(self, rng: np.random.Generator, period: Period, size: int, talker_id: int) -> None:
         self.rng, self.period, self.talker_id = rng, period, talker_id
         self.wxids = ["wxid_" + token for token in random_tokens(rng, size + 1, 14, _LOWER)]
-        self.names = [f"{BRAND}代理团队长"] + [f"{_NICKS[i % len(_NICKS)]}{'' if i < len(_NICKS) else i}" for i in range(size)]
+        self.names = [f"{BRAND}代理团队长"] + [
+            f"{_NICKS[i % len(_NICKS)]}{'' if i < len(_NICKS) else i}" for i in range(size)
+        ]
         joined_during = rng.random(size + 1) < 0.3
         joined_during[0] = False
         self.join = np.where(
             joined_during, period.start_ts + (rng.random(size + 1) * period.days * 86_400).astype(np.int64), 0
         )
-        self.rows: list[tuple[int, int, int, int, str, int]] = []  # time, type, subtype, sender, content, order
+        self.rows: list[
+            tuple[int, int, int, int, str, int]
+        ] = []  # time, type, subtype, sender, content, order
 
     def add(self, time: int, kind: int, subtype: int, sender: int, content: str) -> None:
         self.rows.append((time, kind, subtype, sender, content, len(self.rows)))
@@ -62,7 +81,13 @@ def _fill_room(room: _Room, pools: PhrasePools) -> None:
     people = len(room.wxids)
     for person in np.flatnonzero(room.join > 0).tolist():
         inviter = 0 if rng.random() < 0.6 else int(rng.integers(1, people))
-        room.add(int(room.join[person]), 10000, 0, -1, f'"{room.names[inviter]}"邀请"{room.names[person]}"加入了群聊')
+        room.add(
+            int(room.join[person]),
+            10000,
+            0,
+            -1,
+            f'"{room.names[inviter]}"邀请"{room.names[person]}"加入了群聊',
+        )
     rates = rng.lognormal(-0.9, 1.0, size=people)
     rates[0] = 3.0
     counts = rng.poisson(rates * period.days)
@@ -82,7 +107,13 @@ def _fill_room(room: _Room, pools: PhrasePools) -> None:
         text = pool[int(rng.integers(len(pool)))]
         if kinds[position] < 0.12:
             md5 = "".join(random_tokens(rng, 1, 32, np.frombuffer(b"0123456789abcdef", dtype=np.uint8)))
-            room.add(time, 3, 0, sender, f'<?xml version="1.0"?><msg><img length="{int(rng.integers(30_000, 900_000))}" md5="{md5}" /></msg>')
+            room.add(
+                time,
+                3,
+                0,
+                sender,
+                f'<?xml version="1.0"?><msg><img length="{int(rng.integers(30_000, 900_000))}" md5="{md5}" /></msg>',
+            )
         elif kinds[position] < 0.22 and last_text is not None and last_text[0] != sender:
             room.add(time, 49, 57, sender, _quote_xml(room, last_text, text))
         else:
@@ -93,7 +124,7 @@ def _fill_room(room: _Room, pools: PhrasePools) -> None:
 def _quote_xml(room: _Room, quoted: tuple[int, str], reply: str) -> str:
     who, text = quoted
     return (
-        f"<msg><appmsg appid=\"\" sdkver=\"0\"><title>{escape(reply)}</title><type>57</type><refermsg><type>1</type>"
+        f'<msg><appmsg appid="" sdkver="0"><title>{escape(reply)}</title><type>57</type><refermsg><type>1</type>'
         f"<chatusr>{room.wxids[who]}</chatusr><displayname>{escape(room.names[who])}</displayname>"
         f"<content>{escape(text)}</content></refermsg></appmsg></msg>"
     )
@@ -112,7 +143,9 @@ def _write_room(room: _Room, path: Path) -> None:
                              _str_time(time), "", name, wxid])  # fmt: skip
 
 
-def write_memotrace_groups(rng: np.random.Generator, period: Period, members: int, pools: PhrasePools, directory: Path) -> list[Path]:
+def write_memotrace_groups(
+    rng: np.random.Generator, period: Period, members: int, pools: PhrasePools, directory: Path
+) -> list[Path]:
     """1–3 distributor groups (more for bigger brands), one CSV per ``<digits>@chatroom``."""
     directory.mkdir(parents=True, exist_ok=True)
     count = 1 + int(members >= 1000) + int(members >= 10_000)

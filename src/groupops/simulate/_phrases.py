@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-__all__ = ["PhrasePools", "ProductNames", "build_phrase_pools", "fill_template", "json_escape", "load_phrases"]
+__all__ = [
+    "PhrasePools",
+    "ProductNames",
+    "build_phrase_pools",
+    "fill_template",
+    "json_escape",
+    "load_phrases",
+]
 
 _SLOT = re.compile(r"\{(\w+)\}")
 

@@ -22,7 +22,13 @@ KIND_SHARES = np.asarray([0.28, 0.42, 0.31])  # plan §1.2 (sums to 1.01; normal
 NEVER = 2**62
 BRAND = "栖木"
 
-_OPERATORS = [("zhangsan", "张三"), ("lisi", "李四"), ("wangwu", "王五"), ("chenjing", "陈静"), ("liuyang", "刘洋")]
+_OPERATORS = [
+    ("zhangsan", "张三"),
+    ("lisi", "李四"),
+    ("wangwu", "王五"),
+    ("chenjing", "陈静"),
+    ("liuyang", "刘洋"),
+]
 _CS_NAMES = ["小禾", "安安", "七七", "阿青", "糖糖", "木子", "可可", "一一", "晴晴", "小鹿", "橙子", "米粒"]
 _CITIES = ["杭州", "上海", "成都", "广州", "武汉", "南京", "西安", "长沙", "重庆", "郑州", "苏州", "深圳"]
 _REGIONS = [
@@ -32,7 +38,20 @@ _REGIONS = [
     ("黑龙江", 1.5), ("吉林", 1.0), ("贵州", 1.5), ("内蒙古", 1.0), ("新疆", 1.0), ("甘肃", 1.0), ("海南", 0.8),
 ]  # fmt: skip
 _AGE_BANDS = [("18-25", 0.68), ("26-30", 0.15), ("31-40", 0.11), ("41-50", 0.04), ("51+", 0.02)]
-_TAGS = ["学生", "通勤", "小个子", "梨形身材", "微胖", "宝妈", "学生党", "职场新人", "运动", "复古风", "极简风", "甜美风"]
+_TAGS = [
+    "学生",
+    "通勤",
+    "小个子",
+    "梨形身材",
+    "微胖",
+    "宝妈",
+    "学生党",
+    "职场新人",
+    "运动",
+    "复古风",
+    "极简风",
+    "甜美风",
+]
 _NAME_HEADS = ["小", "阿", "大", "", "", "", "Miss", "是", "一只"]
 _NAME_CORES = [
     "美", "青", "柚子", "桃桃", "可乐", "momo", "Lily", "安安", "鱼", "橙子", "七七", "一一", "糖", "Coco", "Yuki",
@@ -301,7 +320,9 @@ def _churn(
     return churn_ts, silent_from, left
 
 
-def _nicknames(rng: np.random.Generator, memberships: Memberships, names: list[str], kinds: np.ndarray) -> None:
+def _nicknames(
+    rng: np.random.Generator, memberships: Memberships, names: list[str], kinds: np.ndarray
+) -> None:
     """About 30% of members set a group nickname like ``杭州-160-小美`` (always containing their name)."""
     wants = rng.random(memberships.member.size) < 0.3
     cities = rng.integers(len(_CITIES), size=wants.size)
@@ -345,7 +366,7 @@ def build_population(rng: np.random.Generator, period: Period, member_count: int
     hub = np.zeros(member_count, dtype=bool)
     hub[np.argsort(-degree, kind="stable")[: max(3, round(0.04 * member_count))]] = True
     attractiveness = (degree + 1.0) ** 1.5
-    activity = _activity(member_rng, degree, hub, mean_rate=0.62)
+    activity = _activity(member_rng, degree, hub, mean_rate=0.84)
     spammer = (member_rng.random(member_count) < 0.015) & ~hub
     activity[spammer] = 0.25
     followers, tiers = _followers_and_tiers(member_rng, attractiveness, ~spammer)
@@ -354,7 +375,9 @@ def build_population(rng: np.random.Generator, period: Period, member_count: int
     first_join = np.full(member_count, NEVER, dtype=np.int64)
     np.minimum.at(first_join, member, join)
     churn_ts, silent_from, left = _churn(member_rng, period, ~hub & ~koc & ~spammer, first_join)
-    leave = np.where(left[member], churn_ts[member] + member_rng.integers(0, 6 * 3600, size=member.size), NEVER)
+    leave = np.where(
+        left[member], churn_ts[member] + member_rng.integers(0, 6 * 3600, size=member.size), NEVER
+    )
     ids = url_safe_ids(member_rng, "wm", member_count, 26)
     names = _member_names(member_rng, member_count)
     scenes = member_rng.choice([1, 2, 3], size=member.size, p=[0.4, 0.2, 0.4])

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from groupops.text._compliance_rules import Rule, Severity
@@ -52,6 +53,12 @@ def compliance_check(name: str) -> Callable[[Check], Check]:
 _AMOUNT = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?|[一二两三四五六七八九十百千]+)\s*(万|w|千|k)?\s*(元|块|rmb)?", re.IGNORECASE)
 _CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    """Rule parameters are plain strings; compile each once."""
+    return re.compile(pattern)
 
 
 def parse_amount_yuan(number: str, unit: str | None = None) -> Decimal | None:
@@ -94,7 +101,7 @@ def prize_cap(hit: Hit, rule: Rule) -> CheckOutcome | None:
     Params: ``cap_yuan`` (50000), ``markers`` (regex before a prize amount).
     """
     cap = Decimal(str(rule.params.get("cap_yuan", 50_000)))
-    markers = re.compile(str(rule.params.get("markers", r"(价值|奖金|现金|市值|总价|价格|价值约)\s*[:：]?\s*[¥￥]?")))
+    markers = _compiled(str(rule.params.get("markers", r"(价值|奖金|现金|市值|总价|价格|价值约)\s*[:：]?\s*[¥￥]?")))
     amounts = _amounts_after(hit.original_text_simplified, markers)
     largest = max(amounts, default=Decimal(0))
     if largest > cap:
@@ -114,12 +121,12 @@ def promotion_disclosure(hit: Hit, rule: Rule) -> CheckOutcome | None:
     """
     text = hit.original_text_simplified
     elements: dict[str, Any] = rule.params.get("elements", {})
-    missing = [name for name, pattern in elements.items() if not re.search(str(pattern), text)]
+    missing = [name for name, pattern in elements.items() if not _compiled(str(pattern)).search(text)]
     vague = rule.params.get("vague")
     kind = rule.params.get("kind_element")
-    if vague and kind and kind not in missing and re.search(str(vague), text):
-        kind_pattern = str(elements[kind])
-        if not re.search(kind_pattern, re.sub(str(vague), "", text)):
+    if vague and kind and kind not in missing and _compiled(str(vague)).search(text):
+        without_vague = _compiled(str(vague)).sub("", text)
+        if not _compiled(str(elements[kind])).search(without_vague):
             missing.append(kind)
     required_missing = set(rule.params.get("required", [])) & set(missing)
     if len(missing) >= int(rule.params.get("violation_when_missing", 99)):

@@ -35,12 +35,16 @@ class Hit:
     """
 
     __slots__ = (
+        "_after",
         "_base",
+        "_before",
         "_original_sentence",
         "_original_text",
-        "_scopes",
+        "_sentence",
         "_sentence_end",
         "_sentence_start",
+        "_term",
+        "_text",
         "end",
         "normalised",
         "offsets",
@@ -55,16 +59,17 @@ class Hit:
         normalised: str,
         offsets: np.ndarray,
         original: str,
-        span: tuple[int, int],
-        text_span: tuple[int, int],
+        start: int,
+        end: int,
+        text_start: int,
+        text_end: int,
         original_base: int,
     ) -> None:
         self.normalised, self.offsets, self.original = normalised, offsets, original
-        self.start, self.end = span
-        self.text_start, self.text_end = text_span
+        self.start, self.end, self.text_start, self.text_end = start, end, text_start, text_end
         self._base = original_base
         self._sentence_start = self._sentence_end = -1
-        self._scopes: list[str | None] = [None] * 5
+        self._term = self._before = self._after = self._sentence = self._text = None
         self._original_sentence: str | None = None
         self._original_text: str | None = None
 
@@ -84,44 +89,46 @@ class Hit:
 
     def scope(self, index: int) -> str:
         """The normalised term, before-window, after-window, sentence or whole message."""
-        value = self._scopes[index]
-        if value is None:
-            normalised = self.normalised
-            if index == _TERM:
-                value = normalised[self.start : self.end]
-            elif index == _BEFORE:
-                value = normalised[max(self.sentence_start, self.start - WINDOW) : self.start]
-            elif index == _AFTER:
-                value = normalised[self.end : min(self.sentence_end, self.end + WINDOW)]
-            elif index == _SENTENCE:
-                value = normalised[self.sentence_start : self.sentence_end]
-            else:
-                value = normalised[self.text_start : self.text_end]
-            self._scopes[index] = value
-        return value
+        if index == _AFTER:
+            return self.after
+        if index == _BEFORE:
+            return self.before
+        if index == _TERM:
+            return self.term
+        return self.sentence if index == _SENTENCE else self.text
 
     @property
     def term(self) -> str:
-        return self.scope(_TERM)
+        if self._term is None:
+            self._term = self.normalised[self.start : self.end]
+        return self._term
 
     @property
     def before(self) -> str:
         """The sentence up to the term (at most ``WINDOW`` characters), normalised."""
-        return self.scope(_BEFORE)
+        if self._before is None:
+            self._before = self.normalised[max(self.sentence_start, self.start - WINDOW) : self.start]
+        return self._before
 
     @property
     def after(self) -> str:
         """The sentence after the term (at most ``WINDOW`` characters), normalised."""
-        return self.scope(_AFTER)
+        if self._after is None:
+            self._after = self.normalised[self.end : min(self.sentence_end, self.end + WINDOW)]
+        return self._after
 
     @property
     def sentence(self) -> str:
-        return self.scope(_SENTENCE)
+        if self._sentence is None:
+            self._sentence = self.normalised[self.sentence_start : self.sentence_end]
+        return self._sentence
 
     @property
     def text(self) -> str:
         """The whole message, normalised."""
-        return self.scope(_TEXT)
+        if self._text is None:
+            self._text = self.normalised[self.text_start : self.text_end]
+        return self._text
 
     def original_offset(self, position: int) -> int:
         """Offset in the original message of normalised position ``position``."""

@@ -56,6 +56,7 @@ CORRECTION_WEIGHT = 3.0
 """Operator corrections count this many times in training."""
 _BATCH = 20_000
 _SENTIMENT_BAND = 1.0 / 3.0
+_UNBALANCED = frozenset({"sentiment", "complaint", "question"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +192,7 @@ def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
 
 
 def _fit_model(name: str, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray) -> LogisticRegression:
-    balanced = None if name == "sentiment" else "balanced"
+    balanced = None if name in _UNBALANCED else "balanced"
     model = LogisticRegression(C=4.0, max_iter=3000, class_weight=balanced)
     if len(np.unique(target)) == 1:  # a label nobody used: a constant model
         model.classes_ = np.unique(target)

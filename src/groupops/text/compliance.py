@@ -139,7 +139,11 @@ class ComplianceChecker:
             tuple((compiled[rule.id], replacement) for rule, replacement in zip(entry.rules, entry.replacements, strict=True))
             for entry in entries
         )
-        self._automaton = ahocorasick_rs.AhoCorasick(list(self.terms), matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST)
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            list(self.terms),
+            matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST,
+            implementation=ahocorasick_rs.Implementation.DFA,  # about twice the NFA's speed here
+        )
 
     @property
     def rules(self) -> dict[str, Rule]:
@@ -189,9 +193,7 @@ class ComplianceChecker:
             while start >= next_start:
                 index += 1
                 next_start = text_starts[index + 1]
-            hit = Hit(
-                normalised, offsets, texts[index], (start, end), (text_starts[index], next_start), original_starts[index]
-            )
+            hit = Hit(normalised, offsets, texts[index], start, end, text_starts[index], next_start, original_starts[index])
             decision = decide(rules, hit)
             if decision is None:
                 continue

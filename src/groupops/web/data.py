@@ -111,7 +111,7 @@ class WebData:
                 self.workspace.warehouse.register_views(self._duck)
             cursor = self._duck.cursor()
         try:
-            return cursor.execute(sql, parameters or []).to_arrow_table()
+            return cursor.sql(sql, params=parameters or None).to_arrow_table()
         finally:
             cursor.close()
 

@@ -11,7 +11,6 @@ Presets (``generic.yaml``, ``shopify.yaml`` in this folder) and user mapping fil
     status_map: {已发货: paid}       # optional: source status → GroupOps status
     channel_map: {抖音: live}        # optional: source channel → GroupOps channel
     member_id_from_tags: [Tags]      # optional: columns searched for a "member:<id>" token
-    inherit_order_fields: false      # optional: empty order columns repeat the order's first row
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ _KEYS = {
     "status_map",
     "channel_map",
     "member_id_from_tags",
-    "inherit_order_fields",
 }
 
 
@@ -51,7 +49,6 @@ class ColumnMap:
     status_map: dict[str, str] = field(default_factory=dict)
     channel_map: dict[str, str] = field(default_factory=dict)
     member_id_from_tags: tuple[str, ...] = ()
-    inherit_order_fields: bool = False
 
     def aliases(self, defaults: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
         """``defaults`` (field → accepted column names) with this map's columns taking precedence."""
@@ -117,7 +114,6 @@ def _parse(document: Any, name: str, base: ColumnMap | None) -> ColumnMap:
         member_id_from_tags=_string_list(tags, f"{name}: member_id_from_tags")
         if tags
         else start.member_id_from_tags,
-        inherit_order_fields=bool(document.get("inherit_order_fields", start.inherit_order_fields)),
     )
 
 

@@ -14,7 +14,8 @@ from groupops.store.models.core import (
     Staff,
     User,
 )
-from groupops.store.models.ops import Alert, Incident, Ticket
+from groupops.store.models.content import ContentItem, ContentTransition
+from groupops.store.models.ops import Alert, Incident, Task, Ticket
 from groupops.store.models.web import ApiToken as ApiToken
 
 __all__ = [
@@ -23,6 +24,8 @@ __all__ = [
     "Alert",
     "AuditLog",
     "Base",
+    "ContentItem",
+    "ContentTransition",
     "Group",
     "GroupMembership",
     "ImportRun",
@@ -30,6 +33,7 @@ __all__ = [
     "Member",
     "Product",
     "Staff",
+    "Task",
     "Ticket",
     "UTCDateTime",
     "User",

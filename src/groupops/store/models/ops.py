@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from groupops.store.models.base import Base, UTCDateTime, utc_now
 
-__all__ = ["Alert", "Incident", "Ticket"]
+__all__ = ["Alert", "Incident", "Task", "Ticket"]
 
 
 class Ticket(Base):
@@ -72,3 +72,32 @@ class Alert(Base):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Task(Base):
+    """A to-do for a person: care, win-back step, KOC invitation, VIP care, takedown …
+
+    ``id`` is deterministic (kind + target + period), so re-running a task generator never
+    duplicates a task.
+    """
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_status_due", "status", "due_at"),)
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), index=True)  # care | winback | koc_invite | vip_care | takedown
+    title: Mapped[str] = mapped_column(String(256))
+    suggestion: Mapped[str] = mapped_column(Text, default="")  # suggested message or action
+    member_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    group_id: Mapped[str | None] = mapped_column(String(128))
+    target_type: Mapped[str | None] = mapped_column(String(32))  # e.g. content_item for takedowns
+    target_id: Mapped[str | None] = mapped_column(String(128))
+    step: Mapped[int | None] = mapped_column(Integer)  # position in a sequence (win-back 1..3)
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | done | skipped
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # e.g. came_back | no_response
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

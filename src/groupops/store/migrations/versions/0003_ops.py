@@ -1,4 +1,4 @@
-"""operations tables: tickets, incidents, alerts
+"""operations tables: tickets, incidents, alerts, tasks
 
 Revision ID: 0003_ops
 Revises: 0001_core
@@ -72,9 +72,37 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
     )
     op.create_index("ix_alerts_kind_at", "alerts", ["kind", "raised_at"])
+    op.create_table(
+        "tasks",
+        sa.Column("id", sa.String(length=160), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=256), nullable=False),
+        sa.Column("suggestion", sa.Text(), nullable=False),
+        sa.Column("member_id", sa.String(length=128), nullable=True),
+        sa.Column("group_id", sa.String(length=128), nullable=True),
+        sa.Column("target_type", sa.String(length=32), nullable=True),
+        sa.Column("target_id", sa.String(length=128), nullable=True),
+        sa.Column("step", sa.Integer(), nullable=True),
+        sa.Column("assignee", sa.String(length=64), nullable=True),
+        sa.Column("due_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("completed_at", UTCDateTime(), nullable=True),
+        sa.Column("completed_by", sa.String(length=64), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tasks")),
+    )
+    op.create_index(op.f("ix_tasks_kind"), "tasks", ["kind"])
+    op.create_index(op.f("ix_tasks_member_id"), "tasks", ["member_id"])
+    op.create_index("ix_tasks_status_due", "tasks", ["status", "due_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tasks_status_due", table_name="tasks")
+    op.drop_index(op.f("ix_tasks_member_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_kind"), table_name="tasks")
+    op.drop_table("tasks")
     op.drop_index("ix_alerts_kind_at", table_name="alerts")
     op.drop_table("alerts")
     op.drop_table("incidents")

@@ -1,0 +1,587 @@
+"""The WeCom callback receiver: URL verification, encrypted event POSTs, membership facts, bot events.
+
+``wecom_callback_router(workspace)`` returns a FastAPI ``APIRouter``; the web app mounts it
+with ``app.include_router(router, prefix="/wecom/callback")``.
+
+- ``GET`` — URL verification: checks ``msg_signature`` and answers the decrypted ``echostr``.
+- ``POST`` — an encrypted event: it is verified, decrypted, parsed, logged under a dedupe key
+  (``bot_callback_events``) and applied once; WeCom's retries of the same callback are
+  answered ``success`` without acting again. The answer comes as soon as the event is
+  applied (well inside WeCom's 5 seconds); archive pulls run after the answer.
+
+Events:
+
+- ``change_external_chat`` (create / update add_member, del_member, change_owner, change_name,
+  change_notice / dismiss) → ``membership_changes`` facts (join / leave), ``GroupMembership``
+  stays, the group row, and ``member_joined`` / ``member_left`` bot events (welcome …);
+- ``change_external_contact`` → ``membership_changes`` facts without a group (``contact_add``,
+  ``contact_deleted``, ``follow_deleted``); ``del_follow_user`` (the customer deleted the staff
+  member) also tags the member ``churn_signal:del_follow_user`` and writes an audit entry;
+- ``msgaudit_notify`` → an archive pull through an :class:`ArchiveFetcher`, stored with the
+  ``wecom-archive`` importer;
+- a text message (``MsgType`` text with ``MsgId``, ``FromUserName``, ``Content`` and ``ChatId``)
+  → a bot ``message`` event; the bot's answers go to the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from groupops.bot.core import Event, EventKind
+from groupops.bot.service import BotService, ServiceResult, serialized_writes
+from groupops.errors import ConfigurationError, GroupOpsError, InputFormatError
+from groupops.ingest import IngestReport, ingest_files
+from groupops.ingest.wecom_groups import membership_event_id
+from groupops.store.models import Group, GroupMembership, Member, Staff
+from groupops.store.models.base import utc_now
+from groupops.store.models.bot import CallbackEventLog
+from groupops.store.schemas import FACT_SCHEMAS
+from groupops.store.warehouse import LINE_COLUMN
+from groupops.store.workspace import Workspace, record_audit
+from groupops.wecom.crypto import MAX_CALLBACK_XML_BYTES, WeComCrypto, WeComCryptoError
+from groupops.wecom.messages import (
+    CallbackEvent,
+    ExternalChatChange,
+    ExternalContactChange,
+    MessageAuditNotify,
+    UnknownCallback,
+    parse_callback_event,
+)
+
+__all__ = [
+    "ARCHIVE_SUFFIXES",
+    "ArchiveBatch",
+    "ArchiveFetcher",
+    "CallbackOutcome",
+    "CallbackProcessor",
+    "DirectoryArchiveFetcher",
+    "crypto_from_settings",
+    "is_external_user_id",
+    "pull_archive",
+    "wecom_callback_router",
+]
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_SUFFIXES = (".json", ".jsonl")
+CHURN_SIGNAL_TAG = "churn_signal:del_follow_user"
+_PROCESSING_LEASE_SECONDS = 60.0
+_CONTACT_FACTS = {
+    "add_external_contact": "contact_add",
+    "add_half_external_contact": "contact_add",
+    "del_external_contact": "contact_deleted",
+    "del_follow_user": "follow_deleted",
+}
+
+
+def is_external_user_id(user_id: str) -> bool:
+    """WeCom external contacts have ids starting ``wm`` (or ``wo`` for WeChat users of other corps)."""
+    return user_id.startswith(("wm", "wo"))
+
+
+# --- archive pulls ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ArchiveBatch:
+    """Decrypted archive files ready to import, and the fetcher's cursor after them."""
+
+    paths: tuple[Path, ...]
+    cursor: str | None = None
+
+
+@runtime_checkable
+class ArchiveFetcher(Protocol):
+    """Where decrypted chat-archive records come from (会话内容存档).
+
+    ``fetch`` returns files of decrypted messages in WeCom's JSON format (one per line);
+    ``acknowledge`` is called once they are stored, so the fetcher can advance its cursor.
+    A fetcher for the finance SDK calls ``GetChatData(seq, limit)``, decrypts each entry's
+    ``encrypt_random_key`` with the corp's RSA private key and the ``encrypt_chat_msg`` with
+    ``DecryptData``, writes the messages as JSON lines to a temporary file and keeps the last
+    ``seq`` as its cursor (see docs/wecom.md).
+    """
+
+    def fetch(self) -> ArchiveBatch:
+        """The next batch (empty ``paths`` when there is nothing new)."""
+        ...
+
+    def acknowledge(self, batch: ArchiveBatch) -> None:
+        """The batch is stored; do not return it again."""
+        ...
+
+
+class DirectoryArchiveFetcher:
+    """Picks up decrypted archive files dropped into ``inbox`` and moves them to ``inbox/done``."""
+
+    def __init__(self, inbox: Path, *, done_dir: Path | None = None) -> None:
+        self.inbox = Path(inbox)
+        self.done_dir = done_dir or self.inbox / "done"
+
+    def fetch(self) -> ArchiveBatch:
+        """Regular ``*.json`` / ``*.jsonl`` files inside the inbox (not in ``done``, no links out)."""
+        if not self.inbox.is_dir():
+            return ArchiveBatch(())
+        root = self.inbox.resolve()
+        done = self.done_dir.resolve()
+        found = []
+        for path in sorted(self.inbox.rglob("*")):
+            resolved = path.resolve()
+            if path.is_symlink() or not path.is_file() or path.name.startswith("."):
+                continue
+            if path.suffix.lower() not in ARCHIVE_SUFFIXES or not resolved.is_relative_to(root):
+                continue
+            if resolved.is_relative_to(done):
+                continue
+            found.append(path)
+        return ArchiveBatch(tuple(found))
+
+    def acknowledge(self, batch: ArchiveBatch) -> None:
+        """Move the stored files into ``done`` (a name already there gets a numbered suffix)."""
+        self.done_dir.mkdir(parents=True, exist_ok=True)
+        for path in batch.paths:
+            if path.exists():
+                shutil.move(str(path), str(_free_name(self.done_dir / path.name)))
+
+
+def _free_name(path: Path) -> Path:
+    candidate, number = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+        number += 1
+    return candidate
+
+
+def pull_archive(workspace: Workspace, fetcher: ArchiveFetcher) -> IngestReport | None:
+    """Fetch, store with the ``wecom-archive`` importer, acknowledge; None when nothing was new."""
+    batch = fetcher.fetch()
+    if not batch.paths:
+        return None
+    report = ingest_files("wecom-archive", list(batch.paths), workspace)
+    fetcher.acknowledge(batch)
+    return report
+
+
+# --- processing ---------------------------------------------------------------------------------
+@dataclass
+class CallbackOutcome:
+    """What one callback did."""
+
+    dedupe_key: str
+    event: str
+    duplicate: bool = False
+    facts_written: int = 0
+    bot_results: list[ServiceResult] = field(default_factory=list)
+    archive_pull_requested: bool = False
+
+
+def _dedupe_key(plain_xml: str, event: CallbackEvent) -> str:
+    message_id = event.raw.get("MsgId", "")
+    if message_id:
+        return f"msg:{message_id}"[:128]
+    return "xml:" + hashlib.sha256(plain_xml.strip().encode("utf-8")).hexdigest()
+
+
+def _event_name(event: CallbackEvent) -> str:
+    header = event.header
+    detail = getattr(event, "update_detail", None) or getattr(event, "change_type", "")
+    name = header.event or header.msg_type
+    return f"{name}:{detail}"[:64] if detail else name[:64]
+
+
+def _moment(event: CallbackEvent) -> datetime:
+    stamp = event.header.create_time
+    return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else utc_now()
+
+
+class CallbackProcessor:
+    """Applies decrypted callbacks to the store, the warehouse and the bot, once per dedupe key."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        service: BotService | None = None,
+        fetcher: ArchiveFetcher | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.workspace = workspace
+        self.service = service or BotService(workspace.database, workspace.settings)
+        self.fetcher = fetcher
+        self._clock = clock
+        self._zone = ZoneInfo(workspace.settings.timezone)
+        self._pull_lock = threading.Lock()
+
+    def process(self, plain_xml: str) -> CallbackOutcome:
+        """Apply one decrypted callback (a repeat of a done one changes nothing)."""
+        event = parse_callback_event(plain_xml)
+        outcome = CallbackOutcome(_dedupe_key(plain_xml, event), _event_name(event))
+        if not self._begin(outcome.dedupe_key, outcome.event):
+            outcome.duplicate = True
+            return outcome
+        try:
+            self._apply(event, outcome)
+        except Exception as error:
+            self._finish(outcome, error=f"{type(error).__name__}: {error}")
+            raise
+        self._finish(outcome)
+        return outcome
+
+    def pull_archive(self) -> IngestReport | None:
+        """Run one archive pull (pulls never overlap); None without a fetcher or new files."""
+        if self.fetcher is None:
+            log.warning("msgaudit_notify received but no archive fetcher is configured")
+            return None
+        with self._pull_lock:
+            return pull_archive(self.workspace, self.fetcher)
+
+    # -- the callback log -----------------------------------------------------------------------
+    def _begin(self, key: str, event_name: str) -> bool:
+        now = self._clock()
+        database = self.workspace.database
+        with serialized_writes(database), database.session() as session:
+            values = {"dedupe_key": key, "event": event_name, "status": "processing", "attempts": 1}
+            values |= {"received_at": now, "detail": {}}
+            dialect = session.get_bind().dialect.name
+            insert = (postgresql if dialect == "postgresql" else sqlite).insert(CallbackEventLog)
+            result: Any = session.execute(insert.values(**values).on_conflict_do_nothing())
+            if result.rowcount == 1:
+                return True
+            row = session.scalar(select(CallbackEventLog).where(CallbackEventLog.dedupe_key == key))
+            if row is None or row.status == "done":
+                return False
+            in_progress = (now - row.received_at).total_seconds() < _PROCESSING_LEASE_SECONDS
+            if row.status == "processing" and in_progress:
+                return False
+            row.status, row.attempts, row.received_at, row.error = "processing", row.attempts + 1, now, None
+            return True
+
+    def _finish(self, outcome: CallbackOutcome, *, error: str | None = None) -> None:
+        database = self.workspace.database
+        with serialized_writes(database), database.session() as session:
+            row = session.scalar(
+                select(CallbackEventLog).where(CallbackEventLog.dedupe_key == outcome.dedupe_key)
+            )
+            if row is None:
+                return
+            row.status = "failed" if error else "done"
+            row.error, row.processed_at = error, self._clock()
+            row.detail = {
+                "facts_written": outcome.facts_written,
+                "bot_events": [result.event_id for result in outcome.bot_results],
+                "actions_enqueued": sum(result.enqueued for result in outcome.bot_results),
+                "archive_pull_requested": outcome.archive_pull_requested,
+            }
+
+    # -- events ---------------------------------------------------------------------------------
+    def _apply(self, event: CallbackEvent, outcome: CallbackOutcome) -> None:
+        if isinstance(event, ExternalChatChange):
+            self._external_chat(event, outcome)
+        elif isinstance(event, ExternalContactChange):
+            self._external_contact(event, outcome)
+        elif isinstance(event, MessageAuditNotify):
+            outcome.archive_pull_requested = True
+        elif isinstance(event, UnknownCallback) and event.header.msg_type == "text":
+            self._text_message(event, outcome)
+
+    def _external_chat(self, event: ExternalChatChange, outcome: CallbackOutcome) -> None:
+        if not event.chat_id:
+            raise InputFormatError("change_external_chat without ChatId")
+        moment = _moment(event)
+        change = {"add_member": "join", "del_member": "leave"}.get(event.update_detail or "")
+        members = event.member_change_list if change else ()
+        facts = [
+            self._fact(event.chat_id, member, change or "", moment, event.join_scene) for member in members
+        ]
+        outcome.facts_written += self._write_facts(facts)
+        with serialized_writes(self.workspace.database), self.workspace.database.session() as session:
+            group = _ensure_group(session, event.chat_id, moment)
+            names = self._apply_chat_change(session, group, event, members, moment)
+        for member_id in members:
+            if change and is_external_user_id(member_id):
+                outcome.bot_results.append(self._membership_event(event, outcome, member_id, change, names))
+
+    def _apply_chat_change(
+        self,
+        session: Session,
+        group: Group,
+        event: ExternalChatChange,
+        members: Sequence[str],
+        moment: datetime,
+    ) -> dict[str, str]:
+        detail = event.update_detail or ""
+        if event.change_type == "dismiss":
+            group.dismissed_at = moment
+            _close_open_stays(session, group.id, None, moment)
+        elif detail == "add_member":
+            for member_id in members:
+                _open_stay(session, group.id, member_id, moment, event.join_scene)
+        elif detail == "del_member":
+            for member_id in members:
+                _close_open_stays(session, group.id, member_id, moment)
+        target = f"{event.change_type}:{detail}" if detail else event.change_type
+        record_audit(session, "wecom", f"wecom.group.{target}", "group", group.id, members=list(members))
+        known = session.scalars(select(Member).where(Member.id.in_(list(members)))).all()
+        return {member.id: member.name for member in known}
+
+    def _membership_event(
+        self,
+        event: ExternalChatChange,
+        outcome: CallbackOutcome,
+        member_id: str,
+        change: str,
+        names: dict[str, str],
+    ) -> ServiceResult:
+        kind: EventKind = "member_joined" if change == "join" else "member_left"
+        bot_event = Event(
+            event_id=f"{change}:{outcome.dedupe_key}:{member_id}"[:160],
+            kind=kind,
+            group_id=event.chat_id,
+            occurred_at=_moment(event),
+            member_id=member_id,
+            member_name=names.get(member_id, ""),
+        )
+        return self.service.handle(bot_event)
+
+    def _external_contact(self, event: ExternalContactChange, outcome: CallbackOutcome) -> None:
+        moment, member_id = _moment(event), event.external_user_id
+        fact_change = _CONTACT_FACTS.get(event.change_type)
+        if fact_change and member_id:
+            fact = self._fact(None, member_id, fact_change, moment, None, invitor=event.user_id or None)
+            outcome.facts_written += self._write_facts([fact])
+        if not member_id:
+            return
+        with serialized_writes(self.workspace.database), self.workspace.database.session() as session:
+            member = _ensure_member(session, member_id, moment)
+            if event.change_type == "del_follow_user":
+                member.tags = sorted({*(member.tags or []), CHURN_SIGNAL_TAG})
+            record_audit(
+                session,
+                "wecom",
+                f"wecom.contact.{event.change_type}"[:64],
+                "member",
+                member_id,
+                staff=event.user_id,
+                churn_signal=event.change_type == "del_follow_user",
+            )
+
+    def _text_message(self, event: UnknownCallback, outcome: CallbackOutcome) -> None:
+        raw = event.raw
+        group_id, sender = raw.get("ChatId", ""), event.header.from_user_name
+        if not group_id or not sender or not raw.get("MsgId"):
+            return
+        bot_event = Event(
+            event_id=f"msg:{raw['MsgId']}"[:160],
+            kind="message",
+            group_id=group_id,
+            occurred_at=_moment(event),
+            member_id=sender,
+            member_name=raw.get("SenderName", ""),
+            text=raw.get("Content", "")[:4000],
+            sender_is_staff=not is_external_user_id(sender),
+        )
+        outcome.bot_results.append(self.service.handle(bot_event))
+
+    # -- facts ----------------------------------------------------------------------------------
+    def _fact(
+        self,
+        group_id: str | None,
+        member_id: str,
+        change: str,
+        moment: datetime,
+        join_scene: int | None,
+        *,
+        invitor: str | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "event_id": membership_event_id(group_id or "", member_id, change, moment),
+            "group_id": group_id,
+            "member_id": member_id,
+            "change": change,
+            "occurred_at": moment,
+            "join_scene": join_scene,
+            "invitor": invitor,
+            "source": "callback",
+            "month": moment.astimezone(self._zone).strftime("%Y-%m"),
+        }
+
+    def _write_facts(self, facts: list[dict[str, Any]]) -> int:
+        if not facts:
+            return 0
+        schema = FACT_SCHEMAS["membership_changes"].append(pa.field(LINE_COLUMN, pa.int64()))
+        rows = [{**fact, LINE_COLUMN: position} for position, fact in enumerate(facts)]
+        warehouse = self.workspace.warehouse
+        with warehouse.staged_import("membership_changes") as staged:
+            staged.add(pa.Table.from_pylist(rows, schema=schema))
+            return warehouse.commit(staged).written
+
+
+# --- store helpers --------------------------------------------------------------------------------
+def _ensure_group(session: Session, group_id: str, moment: datetime) -> Group:
+    group = session.get(Group, group_id[:128])
+    if group is None:
+        group = Group(
+            id=group_id[:128], name="", kind="core_user", admins=[], source="callback", created_at=moment
+        )
+        session.add(group)
+        session.flush()
+    return group
+
+
+def _ensure_member(session: Session, member_id: str, moment: datetime) -> Member:
+    member = session.get(Member, member_id[:128])
+    if member is None:
+        member = Member(id=member_id[:128], name="", tags=[], source="callback", first_seen_at=moment)
+        session.add(member)
+    return member
+
+
+def _open_stay(session: Session, group_id: str, member_id: str, moment: datetime, scene: int | None) -> None:
+    open_stay = session.scalar(
+        select(GroupMembership.id).where(
+            GroupMembership.group_id == group_id,
+            GroupMembership.member_id == member_id,
+            GroupMembership.left_at.is_(None),
+        )
+    )
+    if open_stay is not None:
+        return
+    external = is_external_user_id(member_id)
+    if external:
+        _ensure_member(session, member_id, moment)
+    elif session.get(Staff, member_id[:128]) is None:
+        session.add(Staff(id=member_id[:128], name="", role="operator", is_robot=False))
+    session.add(
+        GroupMembership(
+            group_id=group_id,
+            member_id=member_id[:128],
+            member_type="external" if external else "staff",
+            joined_at=moment,
+            join_scene=scene,
+        )
+    )
+
+
+def _close_open_stays(session: Session, group_id: str, member_id: str | None, moment: datetime) -> None:
+    query = select(GroupMembership).where(
+        GroupMembership.group_id == group_id, GroupMembership.left_at.is_(None)
+    )
+    if member_id is not None:
+        query = query.where(GroupMembership.member_id == member_id)
+    for stay in session.scalars(query):
+        stay.left_at = moment
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+def crypto_from_settings(workspace: Workspace) -> WeComCrypto:
+    """The callback crypto from ``wecom_token``, ``wecom_aes_key`` and ``wecom_corp_id``."""
+    settings = workspace.settings
+    if not settings.wecom_token or not settings.wecom_aes_key or not settings.wecom_corp_id:
+        raise ConfigurationError(
+            "the WeCom callback needs GROUPOPS_WECOM_TOKEN, GROUPOPS_WECOM_AES_KEY and GROUPOPS_WECOM_CORP_ID"
+        )
+    return WeComCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id)
+
+
+def _plain(text: str, status_code: int = 200) -> PlainTextResponse:
+    return PlainTextResponse(text, status_code=status_code)
+
+
+def wecom_callback_router(
+    workspace: Workspace,
+    *,
+    crypto: WeComCrypto | None = None,
+    processor: CallbackProcessor | None = None,
+    fetcher: ArchiveFetcher | None = None,
+) -> APIRouter:
+    """The callback routes (``GET`` verification, ``POST`` events); mount with a prefix."""
+    router = APIRouter(tags=["wecom"])
+    state: dict[str, Any] = {"crypto": crypto, "processor": processor}
+    lock = threading.Lock()
+
+    def current_crypto() -> WeComCrypto:
+        with lock:
+            if state["crypto"] is None:
+                state["crypto"] = crypto_from_settings(workspace)
+            return state["crypto"]
+
+    def current_processor() -> CallbackProcessor:
+        with lock:
+            if state["processor"] is None:
+                state["processor"] = CallbackProcessor(workspace, fetcher=fetcher)
+            return state["processor"]
+
+    @router.get("", response_class=PlainTextResponse, summary="WeCom callback URL verification")
+    def verify_url(
+        msg_signature: str = Query(..., max_length=128),
+        timestamp: str = Query(..., max_length=32),
+        nonce: str = Query(..., max_length=128),
+        echostr: str = Query(..., max_length=4096),
+    ) -> PlainTextResponse:
+        try:
+            return _plain(current_crypto().verify_url(msg_signature, timestamp, nonce, echostr))
+        except WeComCryptoError as error:
+            return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
+        except ConfigurationError as error:
+            return _plain(str(error), 503)
+
+    @router.post("", response_class=PlainTextResponse, summary="WeCom encrypted callback events")
+    async def receive_event(
+        request: Request,
+        background: BackgroundTasks,
+        msg_signature: str = Query(..., max_length=128),
+        timestamp: str = Query(..., max_length=32),
+        nonce: str = Query(..., max_length=128),
+    ) -> PlainTextResponse:
+        body = await request.body()
+        if len(body) > MAX_CALLBACK_XML_BYTES:
+            return _plain("-40002 ParseXml_Error: body too large", 413)
+        return await run_in_threadpool(_handle_post, body, msg_signature, timestamp, nonce, background)
+
+    def _handle_post(
+        body: bytes, msg_signature: str, timestamp: str, nonce: str, background: BackgroundTasks
+    ) -> PlainTextResponse:
+        try:
+            plain = current_crypto().decrypt_message(
+                body.decode("utf-8", "replace"), msg_signature, timestamp, nonce
+            )
+            outcome = current_processor().process(plain)
+        except WeComCryptoError as error:
+            return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
+        except InputFormatError as error:
+            return _plain(f"unreadable callback: {error}", 400)
+        except ConfigurationError as error:
+            return _plain(str(error), 503)
+        except Exception as error:  # answer 500 so that WeCom retries; the log row says why
+            log.exception("WeCom callback failed")
+            return _plain(f"callback failed: {error}", 500)
+        if outcome.archive_pull_requested and not outcome.duplicate:
+            background.add_task(_pull_quietly, current_processor())
+        return _plain("success")
+
+    return router
+
+
+def _pull_quietly(processor: CallbackProcessor) -> None:
+    try:
+        report = processor.pull_archive()
+    except GroupOpsError:
+        log.exception("archive pull after msgaudit_notify failed")
+        return
+    if report is not None:
+        log.info("archive pull stored %d new messages from %d files", report.ingested, len(report.files))
