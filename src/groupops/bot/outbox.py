@@ -203,8 +203,8 @@ def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> boo
         statement = sqlite.insert(OutboxItem).values(**values)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
         raise ConfigurationError(f"the outbox does not support the {dialect} dialect")
-    result = session.execute(statement.on_conflict_do_nothing(index_elements=["idempotency_key"]))
-    return bool(getattr(result, "rowcount", 0) == 1)
+    statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboxItem.id)
+    return session.execute(statement).first() is not None
 
 
 def enqueue(

@@ -259,8 +259,8 @@ class CallbackProcessor:
             values |= {"received_at": now, "detail": {}}
             dialect = session.get_bind().dialect.name
             insert = (postgresql if dialect == "postgresql" else sqlite).insert(CallbackEventLog)
-            result: Any = session.execute(insert.values(**values).on_conflict_do_nothing())
-            if result.rowcount == 1:
+            statement = insert.values(**values).on_conflict_do_nothing().returning(CallbackEventLog.id)
+            if session.execute(statement).first() is not None:
                 return True
             row = session.scalar(select(CallbackEventLog).where(CallbackEventLog.dedupe_key == key))
             if row is None or row.status == "done":

@@ -170,9 +170,13 @@ class BotService:
             values = {"group_id": group_id, "state": encoded, "version": 1, "updated_at": now}
             dialect = session.get_bind().dialect.name
             insert = (postgresql if dialect == "postgresql" else sqlite).insert(BotGroupState)
-            result: Any = session.execute(insert.values(**values).on_conflict_do_nothing())
-        else:
-            result = session.execute(
+            inserted = session.execute(
+                insert.values(**values).on_conflict_do_nothing().returning(BotGroupState.group_id)
+            ).first()
+            if inserted is None:
+                raise _StateConflict(group_id)
+            return
+        result: Any = session.execute(
                 update(BotGroupState)
                 .where(BotGroupState.group_id == group_id, BotGroupState.version == version)
                 .values(state=encoded, version=version + 1, updated_at=now)

@@ -20,9 +20,9 @@ from groupops.text.normalise import SENTENCE_BREAK, to_simplified_halfwidth
 
 __all__ = ["CompiledRule", "Decision", "Hit", "compile_rule", "decide"]
 
-# scopes a condition can look at, in the order Hit.scope() computes them
-_TERM, _BEFORE, _AFTER, _SENTENCE, _TEXT = range(5)
-_SCOPES = {"term": _TERM, "before": _BEFORE, "after": _AFTER, "sentence": _SENTENCE, "text": _TEXT}
+# scopes a condition can look at; checks run in this order (cheap anchored matches first)
+_TERM, _AFTER, _BEFORE, _SENTENCE, _TEXT = range(5)
+_SCOPES = {"term": _TERM, "after": _AFTER, "before": _BEFORE, "sentence": _SENTENCE, "text": _TEXT}
 _ANCHORED_AT_START = {_TERM, _AFTER}  # matched with re.match; the others with re.search
 
 
@@ -166,14 +166,42 @@ _Search = Callable[[str], "re.Match[str] | None"]
 _Check = tuple[int, _Search, bool]  # (scope, bound match/search, must it match?)
 
 
+class _EndSearch:
+    """Search for a ``…$`` pattern only in the last ``width`` characters it can possibly span."""
+
+    __slots__ = ("pattern", "width")
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.width = _max_width(pattern)
+
+    def __call__(self, text: str) -> re.Match[str] | None:
+        return self.pattern.search(text, max(0, len(text) - self.width))
+
+
+def _max_width(pattern: re.Pattern[str]) -> int:
+    """The longest text ``pattern`` can match, capped at the context window."""
+    try:
+        from re import _parser as sre_parse  # type: ignore[attr-defined]
+
+        return min(int(sre_parse.parse(pattern.pattern).getwidth()[1]), WINDOW)
+    except Exception:  # an implementation detail of ``re``; fall back to the whole window
+        return WINDOW
+
+
+def _method(scope: int, pattern: re.Pattern[str]) -> _Search:
+    if scope in _ANCHORED_AT_START:
+        return pattern.match
+    return _EndSearch(pattern) if scope == _BEFORE else pattern.search
+
+
 def _compile_condition(condition: Condition) -> tuple[_Check, ...]:
     checks = []
     for key, scope in _SCOPES.items():
         for negated in (False, True):
             pattern: re.Pattern[str] | None = getattr(condition, f"not_{key}" if negated else key)
             if pattern is not None:
-                method = pattern.match if scope in _ANCHORED_AT_START else pattern.search
-                checks.append((scope, method, not negated))
+                checks.append((scope, _method(scope, pattern), not negated))
     return tuple(checks)
 
 
@@ -204,9 +232,11 @@ class _AnyOf:
         for context in contexts:
             for condition in context.conditions:
                 checks = _compile_condition(condition)
-                if len(checks) == 1 and checks[0][2]:
-                    scope, search, _ = checks[0]
-                    singles.setdefault(scope, []).append(search.__self__.pattern)  # type: ignore[attr-defined]
+                keys = [key for key in _SCOPES if getattr(condition, key) is not None]
+                negations = [key for key in _SCOPES if getattr(condition, f"not_{key}") is not None]
+                if len(keys) == 1 and not negations:
+                    pattern: re.Pattern[str] = getattr(condition, keys[0])
+                    singles.setdefault(_SCOPES[keys[0]], []).append(pattern.pattern)
                 else:
                     others.append(checks)
         self.merged: tuple[tuple[int, _Search], ...] = tuple(
@@ -222,8 +252,7 @@ class _AnyOf:
 
 
 def _merged_method(scope: int, patterns: list[str]) -> _Search:
-    merged = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
-    return merged.match if scope in _ANCHORED_AT_START else merged.search
+    return _method(scope, re.compile("|".join(f"(?:{pattern})" for pattern in patterns)))
 
 
 @dataclass(frozen=True)

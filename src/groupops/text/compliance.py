@@ -193,6 +193,8 @@ class ComplianceChecker:
             while start >= next_start:
                 index += 1
                 next_start = text_starts[index + 1]
+            if seen_once and all((index, compiled.rule.id) in seen_once for compiled, _ in rules):
+                continue  # every rule of this term already reported its once-per-text finding
             hit = Hit(normalised, offsets, texts[index], start, end, text_starts[index], next_start, original_starts[index])
             decision = decide(rules, hit)
             if decision is None:
