@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from wecom.fake_wecom_server import FakeWeComServer
 
 from groupops.bot.core import Action
 from groupops.bot.outbox import (
@@ -29,6 +28,7 @@ from groupops.store.models.bot import OutboxItem
 from groupops.store.workspace import Workspace
 from groupops.wecom.client import WeComClient
 from groupops.wecom.senders import ConsoleSender, OutgoingMessage, RobotSender, SendReceipt
+from wecom.fake_wecom_server import FakeWeComServer
 
 START = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
 
@@ -157,7 +157,9 @@ def test_enqueue_refuses_bad_keys_and_channels(sqlite_workspace: Workspace) -> N
             enqueue(session, "k", "'; DROP TABLE bot_outbox;--", "g1", {"text": "x"})
 
 
-def test_enqueue_actions_routes_sends_and_admin_notices_and_skips_the_rest(sqlite_workspace: Workspace) -> None:
+def test_enqueue_actions_routes_sends_and_admin_notices_and_skips_the_rest(
+    sqlite_workspace: Workspace,
+) -> None:
     actions = [
         Action("send_text", "g1", idempotency_key="a", text="群消息", mentioned_member_ids=("wm1",)),
         Action("send_private_text", "g1", idempotency_key="b", text="关怀", member_id="wm2"),
@@ -198,9 +200,19 @@ def test_worker_sends_in_order_and_marks_sent(workspace: Workspace, clock: Clock
 
 def test_items_are_not_sent_before_their_time(sqlite_workspace: Workspace, clock: Clock) -> None:
     with sqlite_workspace.database.session() as session:
-        enqueue(session, "later", "console", "g1", {"text": "早安"}, not_before=START + timedelta(hours=1), now=START)
+        enqueue(
+            session,
+            "later",
+            "console",
+            "g1",
+            {"text": "早安"},
+            not_before=START + timedelta(hours=1),
+            now=START,
+        )
     stream = io.StringIO()
-    worker = OutboxWorker(sqlite_workspace.database, {"console": ConsoleSender(stream)}, clock=clock, compliance=None)
+    worker = OutboxWorker(
+        sqlite_workspace.database, {"console": ConsoleSender(stream)}, clock=clock, compliance=None
+    )
     assert worker.run_once().claimed == 0
     clock.advance(3600)
     assert worker.run_once().sent == 1
@@ -247,12 +259,16 @@ def test_fake_server_busy_is_retried_with_backoff_then_sent(
     assert _item(workspace, "key-g1-0").attempts == 2
 
 
-def test_dead_letter_after_max_attempts(sqlite_workspace: Workspace, fake_wecom: FakeWeComServer, clock: Clock) -> None:
+def test_dead_letter_after_max_attempts(
+    sqlite_workspace: Workspace, fake_wecom: FakeWeComServer, clock: Clock
+) -> None:
     sender = RobotSender(_client(fake_wecom, clock), "robot-a")
     _queue_texts(sqlite_workspace, ["总是忙"])
     fake_wecom.inject_errors("webhook/send", *([-1] * 20))
     policy = OutboxPolicy(max_attempts=3, backoff_base_seconds=1)
-    worker = OutboxWorker(sqlite_workspace.database, {"robot": sender}, clock=clock, compliance=None, policy=policy)
+    worker = OutboxWorker(
+        sqlite_workspace.database, {"robot": sender}, clock=clock, compliance=None, policy=policy
+    )
     outcomes = []
     for _ in range(5):
         report = worker.run_once()
@@ -264,7 +280,9 @@ def test_dead_letter_after_max_attempts(sqlite_workspace: Workspace, fake_wecom:
     assert fake_wecom.received == []
 
 
-def test_permanent_refusals_go_dead_at_once(sqlite_workspace: Workspace, fake_wecom: FakeWeComServer, clock: Clock) -> None:
+def test_permanent_refusals_go_dead_at_once(
+    sqlite_workspace: Workspace, fake_wecom: FakeWeComServer, clock: Clock
+) -> None:
     sender = RobotSender(_client(fake_wecom, clock), {"g1": "robot-a"})
     with sqlite_workspace.database.session() as session:
         enqueue(session, "too-long", "robot", "g1", {"text": "长" * 700}, now=START)  # 2100 bytes
@@ -278,8 +296,14 @@ def test_permanent_refusals_go_dead_at_once(sqlite_workspace: Workspace, fake_we
     assert fake_wecom.received == []
 
 
-def test_compliance_violation_blocks_the_send_and_records_why(sqlite_workspace: Workspace, clock: Clock) -> None:
-    _queue_texts(sqlite_workspace, ["这是全网最低价，国家级认证，100%有效！", "今天的穿搭小投票开始啦"], channel="console")
+def test_compliance_violation_blocks_the_send_and_records_why(
+    sqlite_workspace: Workspace, clock: Clock
+) -> None:
+    _queue_texts(
+        sqlite_workspace,
+        ["这是全网最低价，国家级认证，100%有效！", "今天的穿搭小投票开始啦"],
+        channel="console",
+    )
     stream = io.StringIO()
     worker = OutboxWorker(sqlite_workspace.database, {"console": ConsoleSender(stream)}, clock=clock)
     report = worker.run_until_idle()
@@ -311,7 +335,10 @@ def test_crash_between_send_and_acknowledge_never_sends_twice(
 
     # restart: a new process, a new sender with no memory of what went out
     restarted = OutboxWorker(
-        workspace.database, {"robot": RobotSender(_client(fake_wecom, clock), "robot-a")}, clock=clock, compliance=None
+        workspace.database,
+        {"robot": RobotSender(_client(fake_wecom, clock), "robot-a")},
+        clock=clock,
+        compliance=None,
     )
     assert restarted.reconcile_stuck().needs_review == []  # not stale yet: another worker may own them
     clock.advance(OutboxPolicy().stale_after_seconds + 1)
@@ -323,7 +350,7 @@ def test_crash_between_send_and_acknowledge_never_sends_twice(
     assert item.status == "failed" and "delivery unknown" in (item.last_error or "")
 
     # a person checked the group: the second message never arrived, so it is released
-    release_for_resend(workspace.database, "key-g1-1", actor="ops-li")
+    release_for_resend(workspace.database, "key-g1-1", actor="ops-li", now=clock.now)
     assert restarted.run_until_idle().sent == 1
     bodies = [json.loads(message.body)["text"]["content"] for message in fake_wecom.received]
     assert bodies == ["开奖啦", "第二条"]

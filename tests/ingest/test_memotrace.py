@@ -195,3 +195,35 @@ def test_membership_changes_in_system_texts() -> None:
     assert summary('"阿刚"通过扫描"小红"分享的二维码加入群聊') == [("join", "阿刚", "小红", 3)]
     assert summary('"群主"将"广告号"移出了群聊') == [("leave", "广告号", "群主", None)]
     assert summary("你撤回了一条消息") == []
+
+
+def test_numeric_talker_ids_take_the_group_from_the_file_name_and_app_xml_is_read(
+    workspace: Workspace, write_csv: WriteCsv
+) -> None:
+    quote_xml = (
+        '<msg><appmsg appid="" sdkver="0"><title>版型真的绝了 &amp; 显瘦</title><type>57</type>'
+        "<refermsg><type>1</type><chatusr>wxid_aq</chatusr><displayname>阿强</displayname>"
+        "<content>奶咖色加绒卫衣可以机洗吗</content></refermsg></appmsg></msg>"
+    )
+    link_xml = "<msg><appmsg><title>秋冬新品上市</title><type>5</type><url>https://x</url></appmsg></msg>"
+    rows = [
+        HEADER,
+        _row(9, 10000, '"小美"邀请"阿强"加入了群聊', talker="20"),
+        _row(10, 1, "奶咖色加绒卫衣可以机洗吗", "wxid_aq", "阿强", talker="20", offset=1),
+        _row(11, 49, quote_xml, "wxid_xh", "小红", subtype=57, talker="20", offset=2),
+        _row(12, 49, link_xml, "wxid_xh", "小红", subtype=5, talker="20", offset=3),
+    ]
+    report = ingest_files("memotrace", [write_csv(f"{ROOM}.csv", rows, "utf-8-sig")], workspace)
+    assert (report.ingested, report.quarantined) == (4, 0)
+    messages = _messages(workspace)
+    assert set(messages) == {f"mt:{ROOM}:{n}" for n in (9, 10, 11, 12)}
+    quote = messages[f"mt:{ROOM}:11"]
+    assert (quote["group_id"], quote["msgtype"], quote["text"]) == (ROOM, "text", "版型真的绝了 & 显瘦")
+    assert (quote["quote_name"], quote["quote_text"]) == ("阿强", "奶咖色加绒卫衣可以机洗吗")
+    assert "refermsg" in str(quote["raw"])
+    assert (messages[f"mt:{ROOM}:12"]["msgtype"], messages[f"mt:{ROOM}:12"]["text"]) == (
+        "link",
+        "秋冬新品上市",
+    )
+    (fact,) = workspace.warehouse.read_table("membership_changes").to_pylist()
+    assert (fact["group_id"], fact["member_id"], fact["invitor"]) == (ROOM, "wxid_aq", "nick:小美")

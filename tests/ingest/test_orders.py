@@ -87,7 +87,7 @@ def test_bad_lines_are_quarantined_with_line_and_reason_and_the_rest_imports(
         _line("E1", "SKU1", placed_at="next tuesday"),
         _line("", "SKU1"),
         _line("F1", "SKU1", member_id=""),
-        _line("G1", "SKU1", refund_amount="5000"),
+        _line("G1", "SKU1", refund_amount="-5"),
         _line("H1", "SKU1"),
     ]
     report = ingest_files("orders", [write_csv("orders.csv", rows)], workspace)
@@ -101,10 +101,27 @@ def test_bad_lines_are_quarantined_with_line_and_reason_and_the_rest_imports(
     assert "column 'placed_at': 'next tuesday' is not a time" in reasons[7]
     assert "column 'order_id': empty" in reasons[8]
     assert "column 'member_id': empty" in reasons[9]
-    assert "column 'refund_amount'" in reasons[10]
+    assert "column 'refund_amount': negative" in reasons[10]
     record = quarantined(report)[0]
     assert record["file"].endswith("orders.csv") and record["raw"].startswith("A1,wmA,")
     assert sorted(r["order_id"] for r in workspace.warehouse.read_table("orders").to_pylist()) == ["A1", "H1"]
+
+
+def test_order_refund_is_the_sum_of_its_lines_refunds(workspace: Workspace, write_csv: WriteCsv) -> None:
+    rows = [
+        GENERIC_HEADER,
+        _line("R1", "SKU1", status="partially_refunded", refund_amount="399"),
+        _line("R1", "SKU2", status="partially_refunded", refund_amount="¥100.50"),
+        _line("R1", "SKU3", status="partially_refunded"),
+        _line("R2", "SKU1", amount="10", refund_amount=""),
+        _line("R1", "SKU4", status="partially_refunded", refund_amount="5"),  # R1 again, after R2
+        _line("R1", "SKU5", status="partially_refunded", refund_amount="0"),
+    ]
+    report = ingest_files("orders", [write_csv("orders.csv", rows)], workspace)
+    assert (report.ingested, report.quarantined) == (5, 1)
+    assert "began on line 2 and other orders followed" in quarantined(report)[0]["reason"]
+    orders = {row["order_id"]: row for row in workspace.warehouse.read_table("orders").to_pylist()}
+    assert (orders["R1"]["refund_amount"], orders["R2"]["refund_amount"]) == (499.5, 0.0)
 
 
 def test_line_ids_count_quarantined_lines_so_a_fixed_file_reimports_cleanly(
@@ -261,3 +278,24 @@ def test_xlsx_orders_import_like_csv(workspace: Workspace, tmp_path: Path) -> No
     assert (report.read, report.ingested, report.quarantined) == (4, 4, 0)
     orders = {row["order_id"]: row for row in workspace.warehouse.read_table("orders").to_pylist()}
     assert orders["A3"]["placed_at"] == datetime(2024, 3, 1, 0, 0, tzinfo=UTC)
+
+
+def test_truncated_file_imports_the_complete_lines_and_quarantines_the_cut_one(
+    workspace: Workspace, tmp_path: Path, write_csv: WriteCsv
+) -> None:
+    whole = write_csv("orders.csv", _generic_rows()).read_bytes()
+    truncated = tmp_path / "truncated.csv"
+    truncated.write_bytes(whole[: whole.rindex(b"2024-02-01") + 6])  # cut inside the last line's placed_at
+    report = ingest_files("orders", [truncated], workspace)
+    assert (report.read, report.ingested, report.quarantined) == (3, 2, 1)
+    assert quarantined(report)[0]["line"] == 4
+
+
+def test_utf16_file_is_rejected_as_wrong_encoding_before_anything_is_written(
+    workspace: Workspace, write_csv: WriteCsv
+) -> None:
+    good = write_csv("good.csv", _generic_rows())
+    utf16 = write_csv("utf16.csv", _generic_rows(), "utf-16")
+    with pytest.raises(InputFormatError, match="neither UTF-8 nor GB18030"):
+        ingest_files("orders", [good, utf16], workspace)
+    assert workspace.warehouse.row_count("order_items") == 0

@@ -223,3 +223,11 @@ def test_nested_json_within_limits_is_reported_as_too_deep(workspace: Workspace,
 def test_empty_file_reports_zeros(workspace: Workspace, tmp_path: Path) -> None:
     report = ingest_files("wecom-groups", [_write(tmp_path, "empty.json", "")], workspace)
     assert (report.read, report.ingested, report.duplicates, report.quarantined) == (0, 0, 0, 0)
+
+
+def test_truncated_document_is_quarantined(workspace: Workspace, tmp_path: Path) -> None:
+    text = json.dumps(_response(), indent=2)
+    report = ingest_files("wecom-groups", [_write(tmp_path, "cut.json", text[: len(text) // 2])], workspace)
+    (record,) = quarantined(report)
+    assert record["line"] == 1 and record["reason"].startswith("invalid JSON")
+    assert report.ingested == 0

@@ -379,3 +379,16 @@ def test_progress_reports_every_step(tmp_path: Path) -> None:
         tmp_path / "raw", members=50, days=5, progress=lambda done, total: calls.append((done, total))
     )
     assert calls[-1][0] == calls[-1][1] and [done for done, _ in calls] == list(range(1, len(calls) + 1))
+
+
+def test_two_worker_processes_write_the_same_bytes_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import groupops.simulate as simulate
+
+    sequential = generate_demo_brand(tmp_path / "one" / "raw", members=80, days=40, seed=9)
+    monkeypatch.setattr(simulate, "_PARALLEL_FROM_MESSAGES", 0)
+    parallel = generate_demo_brand(tmp_path / "two" / "raw", members=80, days=40, seed=9)
+    assert len(parallel.paths("wecom-archive")) >= 2
+    for (_, left), (_, right) in zip(sequential.entries(), parallel.entries(), strict=True):
+        assert all(a.read_bytes() == b.read_bytes() for a, b in zip(left, right, strict=True))

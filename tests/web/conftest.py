@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import pyarrow as pa
 import pytest
@@ -18,7 +17,7 @@ with warnings.catch_warnings():  # starlette asks for httpx2 on import; httpx is
 
 from groupops.accounts import create_user
 from groupops.config import Settings
-from groupops.store.models import Group, GroupMembership, Member, ROLES
+from groupops.store.models import ROLES, Group, GroupMembership, Member
 from groupops.store.schemas import FACT_SCHEMAS
 from groupops.store.workspace import Workspace
 from groupops.web import create_app
@@ -56,9 +55,23 @@ def seed_brand(workspace: Workspace, members: int = 40, days: int = 70) -> None:
         for index in range(members):
             member_id = f"m{index:03d}"
             name = HOSTILE_NAME if index == 0 else f"会员{index}"
-            session.add(Member(id=member_id, name=name, region="上海" if index % 2 else "杭州", tags=["KOC"] if index % 5 == 0 else []))
+            session.add(
+                Member(
+                    id=member_id,
+                    name=name,
+                    region="上海" if index % 2 else "杭州",
+                    tags=["KOC"] if index % 5 == 0 else [],
+                )
+            )
             group_id = "g-core" if index % 2 == 0 else "g-brand"
-            session.add(GroupMembership(group_id=group_id, member_id=member_id, joined_at=END - timedelta(days=days), display_name=name))
+            session.add(
+                GroupMembership(
+                    group_id=group_id,
+                    member_id=member_id,
+                    joined_at=END - timedelta(days=days),
+                    display_name=name,
+                )
+            )
     changes, messages, orders = [], [], []
     for index in range(members):
         member_id, group_id = f"m{index:03d}", ("g-core" if index % 2 == 0 else "g-brand")
@@ -110,7 +123,9 @@ def login(client: TestClient, name: str, password: str = PASSWORD) -> Any:
     """Sign in through the form (fetching the login page for its CSRF token first)."""
     client.get("/login")
     token = csrf_of(client)
-    return client.post("/login", data={"username": name, "password": password, "csrf_token": token}, follow_redirects=False)
+    return client.post(
+        "/login", data={"username": name, "password": password, "csrf_token": token}, follow_redirects=False
+    )
 
 
 def csrf_of(client: TestClient) -> str:

@@ -45,7 +45,9 @@ def test_writes_without_csrf_are_refused_and_change_nothing(client_for: Any) -> 
     assert refused.status_code == 403
     assert "sneaky" not in client.get("/admin/users").text
     header = client.post(
-        "/compliance", data={"text": "最好的"}, headers={"X-CSRF-Token": csrf_of(client), "HX-Request": "true"}
+        "/compliance",
+        data={"text": "最好的"},
+        headers={"X-CSRF-Token": csrf_of(client), "HX-Request": "true"},
     )
     assert header.status_code == 200
 

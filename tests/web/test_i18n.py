@@ -43,7 +43,11 @@ def test_translate_formats_and_falls_back() -> None:
 def test_chinese_is_the_default_and_the_switch_is_kept_in_the_session(client_for: Any) -> None:
     client = client_for("manager")
     assert "运营总览" in client.get("/").text
-    response = client.post("/lang", data={"locale": "en", "next": "/groups", "csrf_token": csrf_of(client)}, follow_redirects=False)
+    response = client.post(
+        "/lang",
+        data={"locale": "en", "next": "/groups", "csrf_token": csrf_of(client)},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/groups"
     assert "Groups" in client.get("/groups").text and "Overview" in client.get("/").text
     client.post("/lang", data={"locale": "klingon", "csrf_token": csrf_of(client)})

@@ -12,6 +12,7 @@ from groupops.store.models import ROLES
 from groupops.web.auth import PermissionDependency
 from groupops.web.permissions import PERMISSIONS, permissions_of, role_may, roles_with
 from groupops.web.routes import PUBLIC_ROUTES
+
 from .conftest import API_TOKENS
 
 _PATH_VALUES = {"group_id": "g-core", "member_id": "m001", "name": "viewer", "token_id": "1", "fmt": "csv"}
@@ -43,7 +44,9 @@ def _routes(app: Any) -> list[tuple[str, str, str | None]]:
     for route in _api_routes(list(app.routes)):
         if True:
             path = re.sub(r"\{(\w+)\}", lambda m: _PATH_VALUES[m.group(1)], route.path)
-            found.extend((method, path, _permission_of(route)) for method in sorted(route.methods) if method != "HEAD")
+            found.extend(
+                (method, path, _permission_of(route)) for method in sorted(route.methods) if method != "HEAD"
+            )
     return found
 
 

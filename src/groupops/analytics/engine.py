@@ -99,8 +99,12 @@ class AnalyticsEngine(ABC):
         """The Ibis backend."""
 
     @abstractmethod
-    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+    def _register_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
         """Register ``paths`` as a table with the time columns derived from ``time_column``."""
+
+    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+        with _quiet_engine_warnings():
+            return self._register_parquet(table, paths, time_column)
 
     # -- shared ---------------------------------------------------------------------------
     def facts(self, months: dict[str, set[str] | None] | None = None) -> Facts:
@@ -184,8 +188,13 @@ class AnalyticsEngine(ABC):
 
 @contextmanager
 def _quiet_engine_warnings() -> Iterator[None]:
-    """PySpark warns about pandas versions on every conversion; it is not actionable here."""
+    """Back-end chatter that is not actionable here.
+
+    PySpark warns about pandas versions on every conversion; Ibis still calls DuckDB's
+    deprecated ``fetch_arrow_table``.
+    """
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*PySpark.*", category=FutureWarning)
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark.*")
         yield
@@ -208,7 +217,7 @@ class DuckDBEngine(AnalyticsEngine):
     def connection(self) -> Any:
         return self._connection
 
-    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+    def _register_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
         name = self._next_name(table)
         files = "[" + ", ".join(_sql_string(path) for path in paths) + "]"
         extra = ""
@@ -227,8 +236,9 @@ class DuckDBEngine(AnalyticsEngine):
 
     def materialize(self, expression: ir.Table) -> ir.Table:
         name = self._next_name("kept")
-        self._connection.create_table(name, expression, temp=True)
-        return self._connection.table(name)
+        with _quiet_engine_warnings():
+            self._connection.create_table(name, expression, temp=True)
+            return self._connection.table(name)
 
     def close(self) -> None:
         try:
@@ -280,7 +290,7 @@ class SparkEngine(AnalyticsEngine):
     def connection(self) -> Any:
         return self._connection
 
-    def _load_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
+    def _register_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
         from pyspark.sql import functions as spark_functions
 
         frame = self._session.read.parquet(*[str(path) for path in paths])
@@ -307,9 +317,9 @@ class SparkEngine(AnalyticsEngine):
         name = self._next_name("kept")
         with _quiet_engine_warnings():
             frame = self._session.sql(str(self._connection.compile(expression)))
-        frame.cache().createOrReplaceTempView(name)
-        self._cached.append(frame)
-        return self._connection.table(name)
+            frame.cache().createOrReplaceTempView(name)
+            self._cached.append(frame)
+            return self._connection.table(name)
 
     def close(self) -> None:
         for frame in self._cached:

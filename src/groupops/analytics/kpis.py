@@ -19,7 +19,6 @@ from groupops.analytics.engine import AnalyticsEngine, Facts, open_engine
 from groupops.analytics.marts import (
     ATTRIBUTION_WINDOW_DAYS,
     member_daily_activity,
-    members_present,
     membership_transitions,
     orders_attributed,
 )
@@ -368,9 +367,7 @@ def _clean_counts(row: dict[str, Any]) -> dict[str, float | int]:
     return cleaned
 
 
-def kpis_from_inputs(
-    engine: AnalyticsEngine, inputs: KpiInputs, scope: KpiScope, as_of: date
-) -> KpiReport:
+def kpis_from_inputs(engine: AnalyticsEngine, inputs: KpiInputs, scope: KpiScope, as_of: date) -> KpiReport:
     """Run the one KPI query for ``scope`` on ``engine``."""
     window = engine.workspace.settings.churn_window_days
     row = engine.to_arrow(_kpi_row(_member_flags(inputs, scope, window))).to_pylist()[0]

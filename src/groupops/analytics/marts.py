@@ -82,9 +82,7 @@ def countable_group_messages(messages: ir.Table) -> ir.Table:
 def staff_members(facts: Facts) -> ir.Table:
     """Ids of staff and robots: the staff table plus every sender flagged as staff."""
     messages = facts.messages
-    flagged = messages.filter(messages.sender_is_staff.fill_null(False)).select(
-        staff_id=messages.sender_id
-    )
+    flagged = messages.filter(messages.sender_is_staff.fill_null(False)).select(staff_id=messages.sender_id)
     return facts.staff_ids.select("staff_id").union(flagged, distinct=True)
 
 
@@ -147,9 +145,7 @@ def group_daily_activity(facts: Facts) -> ir.Table:
     staff = staff_members(facts)
     is_staff = messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id)
     text = messages.text.strip()
-    repeats = messages.count().over(
-        ibis.window(group_by=[messages.group_id, messages.local_month, text])
-    )
+    repeats = messages.count().over(ibis.window(group_by=[messages.group_id, messages.local_month, text]))
     marked = messages.mutate(
         is_staff=is_staff,
         repeated=(messages.msgtype == "text") & (text.length() > 0) & (repeats >= 2),
@@ -242,14 +238,14 @@ def rolling_distinct_members(member_days: ir.Table, calendar: ir.Table, window_d
 def _brand_presence_per_day(transitions: ir.Table, calendar: ir.Table) -> ir.Table:
     """Distinct customers present in at least one group at the end of each calendar day."""
     per_member_day = transitions.group_by("member_id", "day_number").aggregate(delta=transitions.delta.sum())
-    order = ibis.window(
-        group_by=per_member_day.member_id, order_by=per_member_day.day_number, rows=(None, 0)
-    )
+    order = ibis.window(group_by=per_member_day.member_id, order_by=per_member_day.day_number, rows=(None, 0))
     counted = per_member_day.mutate(groups=per_member_day.delta.sum().over(order))
     order_previous = ibis.window(group_by=counted.member_id, order_by=counted.day_number)
     flagged = counted.mutate(before=counted.groups.lag().over(order_previous).fill_null(0))
     change = ibis.ifelse(
-        (flagged.groups > 0) & (flagged.before <= 0), 1, ibis.ifelse((flagged.groups <= 0) & (flagged.before > 0), -1, 0)
+        (flagged.groups > 0) & (flagged.before <= 0),
+        1,
+        ibis.ifelse((flagged.groups <= 0) & (flagged.before > 0), -1, 0),
     ).cast("int64")
     deltas = flagged.select(day_number=flagged.day_number, delta=change).union(
         calendar.select(day_number=calendar.day_number, delta=ibis.literal(0, "int64"))
@@ -381,9 +377,7 @@ def group_health(
     for part in (months, speakers, moves):
         table = left_join_on(table, part, ["group_id", "month"])
     counts = ("messages", "customer_messages", "staff_messages", "repeated_messages", "speakers")
-    table = table.mutate(
-        **{name: table[name].fill_null(0) for name in (*counts, "delta", "joins", "leaves")}
-    )
+    table = table.mutate(**{name: table[name].fill_null(0) for name in (*counts, "delta", "joins", "leaves")})
     running = ibis.window(group_by=table.group_id, order_by=table.month, rows=(None, 0))
     table = table.mutate(members=table.delta.sum().over(running).cast("int64")).drop("delta")
     table = left_join_on(table, group_kinds.select("group_id", "kind"), ["group_id"])

@@ -147,10 +147,12 @@ class WorkerReport:
     failed: int = 0
     dead: int = 0
     blocked: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (idempotency key, why) of unsent rows
 
     def add(self, other: WorkerReport) -> None:
         for name in ("claimed", "sent", "retried", "deferred", "failed", "dead", "blocked"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.problems.extend(other.problems)
 
 
 @dataclass
@@ -267,7 +269,9 @@ def outbox_counts(database: Database) -> dict[str, int]:
         return {str(status): int(count) for status, count in rows}
 
 
-def release_for_resend(database: Database, idempotency_key: str, *, actor: str = "system") -> None:
+def release_for_resend(
+    database: Database, idempotency_key: str, *, actor: str = "system", now: datetime | None = None
+) -> None:
     """A person checked a ``failed`` row and wants it sent (again): back to ``pending``."""
     with database.session() as session:
         item = session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key))
@@ -276,7 +280,7 @@ def release_for_resend(database: Database, idempotency_key: str, *, actor: str =
         if item.status != "failed":
             raise ConfigurationError(f"only failed items can be released; this one is {item.status}")
         item.status = "pending"
-        item.next_attempt_at = utc_now()
+        item.next_attempt_at = now or utc_now()
         item.last_error = f"released for resend by {actor}; before: {item.last_error or ''}"[
             :_MAX_ERROR_CHARS
         ]
@@ -358,7 +362,7 @@ class OutboxWorker:
         report = WorkerReport()
         for item in self._claim(self._clock()):
             report.claimed += 1
-            outcome = self._deliver(item)
+            outcome = self._deliver(item, report)
             field_name = {"retry": "retried", "defer": "deferred"}.get(outcome, outcome)
             setattr(report, field_name, getattr(report, field_name) + 1)
         return report
@@ -380,12 +384,13 @@ class OutboxWorker:
             if self.run_once().claimed == 0:
                 stop.wait(poll_seconds)
 
-    def _deliver(self, item: _Claimed) -> _Outcome:
+    def _deliver(self, item: _Claimed, report: WorkerReport) -> _Outcome:
         text = str(item.payload.get("text", ""))
         decision = self._compliance(text) if self._compliance is not None else None
         if decision is not None and decision.verdict == "violation":
             error = "blocked by the compliance check: " + "; ".join(decision.reasons)
             self._finish(item, "dead", error=error)
+            report.problems.append((item.idempotency_key, error))
             return "blocked"
         sender = self.senders.get(item.channel)
         if sender is None:
@@ -394,7 +399,10 @@ class OutboxWorker:
         try:
             receipt = sender.send(self._message(item))
         except Exception as error:  # every failure is classified and recorded
-            return self._after_error(item, error)
+            outcome = self._after_error(item, error)
+            if outcome in ("failed", "dead"):
+                report.problems.append((item.idempotency_key, f"{type(error).__name__}: {error}"))
+            return outcome
         self._finish(item, "sent", remote_id=receipt.remote_id)
         if self._on_sent is not None:
             self._on_sent(item.idempotency_key, item.payload)

@@ -177,10 +177,10 @@ class BotService:
                 raise _StateConflict(group_id)
             return
         result: Any = session.execute(
-                update(BotGroupState)
-                .where(BotGroupState.group_id == group_id, BotGroupState.version == version)
-                .values(state=encoded, version=version + 1, updated_at=now)
-            )
+            update(BotGroupState)
+            .where(BotGroupState.group_id == group_id, BotGroupState.version == version)
+            .values(state=encoded, version=version + 1, updated_at=now)
+        )
         if result.rowcount != 1:
             raise _StateConflict(group_id)
 

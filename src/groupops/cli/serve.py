@@ -10,9 +10,12 @@ from groupops.cli._common import DataOption, console, fail_on_errors, settings_f
 
 
 def serve_command(
-    host: Annotated[str | None, typer.Option("--host", help="Address to listen on (default: the host setting).")] = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to listen on (default: the host setting).")
+    ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", min=1, max=65535, help="Port to listen on (default: the port setting).")
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port to listen on (default: the port setting)."),
     ] = None,
     data: DataOption = None,
 ) -> None:

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -60,6 +61,10 @@ _XLSX_SUFFIXES = (".xlsx", ".xlsm")
 _MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 _MAX_TIME = datetime(2100, 1, 1, tzinfo=UTC)
 _UNIX_MS_THRESHOLD = 100_000_000_000  # larger numbers are milliseconds (1e11 s is year 5138)
+_UNIX_TEXT = re.compile(r"-?\d{1,16}(\.\d+)?")
+_MONEY_TEXT = re.compile(r"\d+(\.\d+)?|\.\d+")
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,18}")
+_COUNT_TEXT = re.compile(r"(\d+(?:\.\d+)?)(万|w|k|千|亿|m)?")
 
 
 class RecordError(ValueError):
@@ -152,14 +157,17 @@ class TabularRow:
 
     def get(self, field_name: str) -> Cell:
         """The cell of ``field_name`` (``None`` when the file has no such column)."""
-        if self.header is None or field_name not in self.header.positions:
+        if self.header is None:
             return None
-        position = self.header.positions[field_name]
-        return self.cells[position] if position < len(self.cells) else None
+        position = self.header.positions.get(field_name)
+        if position is None or position >= len(self.cells):
+            return None
+        return self.cells[position]
 
     def text(self, field_name: str) -> str:
         """The cell as stripped text (``''`` when empty or absent)."""
-        return cell_text(self.get(field_name))
+        value = self.get(field_name)
+        return value.strip() if type(value) is str else cell_text(value)
 
     def raw(self) -> str:
         """The record as one CSV line, for the quarantine file."""
@@ -321,6 +329,8 @@ def read_rows(
 # -- typed fields ----------------------------------------------------------------------------
 def cell_text(value: Cell) -> str:
     """A cell as stripped text: integral floats lose their ``.0``, datetimes become ISO 8601."""
+    if type(value) is str:
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -399,7 +409,7 @@ def parse_time(value: Cell, column: str, zone: ZoneInfo, time_format: str | None
     text = cell_text(value)
     if not text:
         return None
-    if re.fullmatch(r"-?\d{1,16}(\.\d+)?", text) and time_format is None:
+    if time_format is None and _UNIX_TEXT.fullmatch(text):
         return _from_unix(float(text), column, value)
     parsed = _parse_time_text(text, time_format)
     if parsed is None:
@@ -424,7 +434,7 @@ def parse_money(value: Cell, column: str, *, allow_negative: bool = False) -> fl
             return None
         negative = text.startswith("-")
         text = _CURRENCY.sub("", text.lstrip("-")).strip()
-        if not re.fullmatch(r"\d+(\.\d+)?|\.\d+", text):
+        if not _MONEY_TEXT.fullmatch(text):
             raise RecordError(f"column {column!r}: {_show(value)} is not an amount of money")
         amount = -float(text) if negative else float(text)
     if not math.isfinite(amount):
@@ -441,7 +451,7 @@ def parse_integer(value: Cell, column: str, *, allow_negative: bool = False) -> 
     text = cell_text(value).replace(",", "")
     if not text:
         return None
-    if not re.fullmatch(r"[+-]?\d{1,18}", text):
+    if not _INTEGER_TEXT.fullmatch(text):
         raise RecordError(f"column {column!r}: {_show(value)} is not a whole number")
     number = int(text)
     if number < 0 and not allow_negative:
@@ -457,7 +467,7 @@ def parse_count(value: Cell, column: str) -> int | None:
     text = cell_text(value).replace(",", "").replace(" ", "").lower().removesuffix("+")
     if not text:
         return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(万|w|k|千|亿|m)?", text)
+    match = _COUNT_TEXT.fullmatch(text)
     if match is None:
         raise RecordError(f"column {column!r}: {_show(value)} is not a count (e.g. 12000, 1.2万, 1.2w)")
     number = float(match[1]) * _COUNT_UNITS.get(match[2] or "", 1)
@@ -481,7 +491,13 @@ def split_tags(value: Cell) -> list[str]:
 
 def month_in_zone(moment: datetime, zone: ZoneInfo) -> str:
     """The ``YYYY-MM`` partition of ``moment`` in the brand time zone."""
-    return moment.astimezone(zone).strftime("%Y-%m")
+    return _month_of_quarter_hour(int(moment.timestamp()) // 900, zone)
+
+
+@lru_cache(maxsize=65_536)
+def _month_of_quarter_hour(quarter_hour: int, zone: ZoneInfo) -> str:
+    # every time zone offset is a multiple of 15 minutes, so a quarter hour lies in one month
+    return datetime.fromtimestamp(quarter_hour * 900, zone).strftime("%Y-%m")
 
 
 def run_line_number(file_index: int, line: int) -> int:
@@ -519,16 +535,22 @@ def check_store_values(
 
     ``source_names`` maps a store column to the input column named in the reason.
     """
-    columns = model.__table__.columns
+    lengths = _column_lengths(model)
     for name, value in values.items():
         if not isinstance(value, str):
             continue
-        label = (source_names or {}).get(name, name)
+        length = lengths[name]
         if "\x00" in value:
+            label = (source_names or {}).get(name, name)
             raise RecordError(f"column {label!r}: contains a NUL character")
-        length = getattr(columns[name].type, "length", None)
         if length is not None and len(value) > length:
+            label = (source_names or {}).get(name, name)
             raise RecordError(f"column {label!r}: longer than {length} characters ({len(value)})")
+
+
+@lru_cache(maxsize=64)
+def _column_lengths(model: type[Any]) -> dict[str, int | None]:
+    return {column.name: getattr(column.type, "length", None) for column in model.__table__.columns}
 
 
 @dataclass

@@ -2,20 +2,23 @@
 
 Columns: ``localId, TalkerId, Type, SubType, IsSender, CreateTime (unix s), Status,
 StrContent, StrTime, Remark, NickName, Sender``; ``Remark``/``NickName``/``Sender`` describe
-the sender. Group chats have a ``TalkerId`` ending in ``@chatroom``. Messages go to the
-``messages`` table (``msgid = "mt:" + TalkerId + ":" + localId``) with the same columns as
-``wecom-archive``; system messages announcing joins (``"X"邀请"Y"加入了群聊``,
+the sender. A group chat is a ``TalkerId`` ending in ``@chatroom`` or, as MemoTrace writes
+its numeric talker ids, a file named ``<chatroom id>@chatroom.csv`` (or the ``group_id``
+option). Messages go to ``messages`` (``msgid = "mt:" + chat id + ":" + localId``) with the
+same columns as ``wecom-archive``; app messages (Type 49) are read from their XML (title,
+quoted sender and text). System messages announcing joins (``"X"邀请"Y"加入了群聊``,
 ``"Y"通过扫描"X"分享的二维码加入群聊``) and removals (``"X"将"Y"移出了群聊``) also become
 ``membership_changes`` facts. Groups, members (senders) and the exporting staff account are
 upserted in the operational store.
 
 Options: ``staff`` (wxids, list or comma-separated, whose messages count as staff),
-``self_id`` (the exporting account's wxid, when ``Sender`` is empty on its messages) and
-``group_name`` (name for the group of a single-group file; otherwise the file name is used).
+``self_id`` (the exporting account's wxid, when ``Sender`` is empty on its messages),
+``group_id`` / ``group_name`` / ``group_kind`` (for the group of a file).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -167,10 +170,36 @@ def _sender(
     raise RecordError("column 'Sender': empty on a group message (whose message is it?)")
 
 
-def _body(content: str, msgtype: str) -> tuple[str | None, str | None, str | None]:
-    """(text, quote name, quote text) of a message; media and XML payloads stay in ``raw`` only."""
-    if msgtype in _MEDIA_TYPES or content.lstrip().startswith("<"):
+def _xml_text(content: str, tag: str) -> str | None:
+    match = re.search(rf"<{tag}>(.*?)</{tag}>", content, re.DOTALL)
+    if match is None:
+        return None
+    text = match[1].strip()
+    if text.startswith("<![CDATA[") and text.endswith("]]>"):
+        text = text[9:-3]
+    return html.unescape(text) or None
+
+
+def _app_body(content: str) -> tuple[str | None, str | None, str | None]:
+    """Title, and for quotes (引用) the quoted sender and text, from an app message's XML."""
+    head, _, refer = content.partition("<refermsg>")
+    title = _xml_text(head, "title")
+    if not refer:
+        return title, None, None
+    quoted = _xml_text(refer, "content")
+    return (
+        title,
+        _xml_text(refer, "displayname"),
+        None if quoted is None or quoted.startswith("<") else quoted,
+    )
+
+
+def _body(content: str, msgtype: str, kind: int) -> tuple[str | None, str | None, str | None]:
+    """(text, quote name, quote text): app XML is read for its title and quote; media have no text."""
+    if msgtype in _MEDIA_TYPES:
         return None, None, None
+    if content.lstrip().startswith("<"):
+        return _app_body(content) if kind == 49 else (None, None, None)
     if msgtype not in _TEXT_TYPES:
         return content or None, None, None
     quoted = _QUOTE.match(content) if content.startswith("「") else None
@@ -186,7 +215,14 @@ def _check_people(row: TabularRow, talker: str, sender: str | None) -> None:
     check_store_values(Member, {"id": sender, "name": name}, {"id": "Sender", "name": "NickName"})
 
 
-def _message(row: TabularRow, setup: _Setup) -> dict[str, Any]:
+def _chat_group(talker: str, file_group: str | None) -> str | None:
+    """The group of a row: an ``@chatroom`` TalkerId, or the file's group for MemoTrace's numeric ids."""
+    if talker.endswith("@chatroom"):
+        return talker
+    return file_group if talker.isdigit() else None
+
+
+def _message(row: TabularRow, setup: _Setup, file_group: str | None) -> dict[str, Any]:
     if row.error is not None:
         raise RecordError(row.error)
     local_id, talker = row.text("localId"), row.text("TalkerId")
@@ -197,18 +233,20 @@ def _message(row: TabularRow, setup: _Setup) -> dict[str, Any]:
         raise RecordError("column 'Type': empty")
     msgtype = _msgtype(kind, parse_integer(row.get("SubType"), "SubType"))
     is_sender = row.text("IsSender") == "1"
-    group_id = talker if talker.endswith("@chatroom") else None
+    group_id = _chat_group(talker, file_group)
     sender = _sender(row, group_id, msgtype, is_sender, setup)
-    _check_people(row, talker, sender)
+    _check_people(row, group_id or talker, sender)
     sent_at = _sent_at(row, setup.zone)
-    text, quote_name, quote_text = _body(row.text("StrContent"), msgtype)
+    content = row.text("StrContent")
+    text, quote_name, quote_text = _body(content, msgtype, kind)
+    plain = msgtype == "text" and kind == 1
     raw = (
         None
-        if msgtype == "text"
+        if plain
         else json.dumps(dict(zip(_COLUMNS, map(row.text, _COLUMNS), strict=True)), ensure_ascii=False)
     )
     return {
-        "msgid": f"mt:{talker}:{local_id}",
+        "msgid": f"mt:{group_id or talker}:{local_id}",
         "source": "memotrace",
         "action": "send",
         "group_id": group_id,
@@ -335,11 +373,12 @@ def _import_file(
 ) -> None:
     state = _FileState()
     limit = context.settings.max_line_bytes
+    file_group = context.options.get("group_id") or (path.stem if path.stem.endswith("@chatroom") else None)
     for row in read_rows(path, _ALIASES, _REQUIRED, limit, context.progress):
         context.counts.read += 1
         order = run_line_number(file_index, row.line)
         try:
-            message = _message(row, setup)
+            message = _message(row, setup, file_group)
         except RecordError as error:
             context.quarantine.add(path, row.line, str(error), row.raw())
             continue

@@ -1,11 +1,12 @@
 """``orders``: shop orders as CSV/XLSX, one row per order line (``--preset generic|shopify``, ``--mapping``).
 
-Every row names its order; the order-level columns (member, times, status, amounts, channel)
-must agree on every line of an order: the first valid line defines the order and later lines
+Every row names its order; the order-level columns (member, times, status, amount, discount,
+channel) must agree on every line of an order: the first valid line defines the order and later lines
 that contradict it are quarantined. Empty order-level cells on later lines repeat the order's
 values (Shopify exports leave them empty). Each valid line becomes one ``order_items`` row
 (``line_id = order_id#n``, n = the line's position within its order in the file) and each
-order one ``orders`` row.
+order one ``orders`` row whose ``refund_amount`` is the sum of its lines' refunds (Shopify
+puts the order's refund on its first line only, so the sum is that figure).
 """
 
 from __future__ import annotations
@@ -48,12 +49,10 @@ _ORDER_FIELDS = (
     "status",
     "amount",
     "discount",
-    "refund_amount",
     "channel",
 )
-_ITEM_FIELDS = ("sku", "product_name", "category", "quantity", "unit_price")
+_ITEM_FIELDS = ("sku", "product_name", "category", "quantity", "unit_price", "refund_amount")
 _MEMBER_TOKEN = re.compile(r"member\s*[:：=]\s*([^\s,;|\"'}\]]+)", re.IGNORECASE)
-_REFUND_TOLERANCE = 0.005
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,6 @@ class _OrderHeader:
     status: str
     amount: float
     discount: float
-    refund_amount: float
     channel: str
 
 
@@ -79,6 +77,7 @@ class _FileState:
     current_order: str | None = None
     current_cells: dict[str, Cell] = field(default_factory=dict)
     last_valid: tuple[str, _OrderHeader] | None = None  # the latest valid line's order and values
+    pending: tuple[str, dict[str, Any], int] | None = None  # order row not yet staged (refunds add up)
 
 
 @dataclass(frozen=True)
@@ -143,11 +142,6 @@ def _required_value(value: Any, column: str) -> Any:
 def _order_header(cells: dict[str, Cell], setup: _Setup) -> _OrderHeader:
     zone, time_format = setup.zone, setup.column_map.time_format
     amount = _required_value(parse_money(cells.get("amount"), "amount"), "amount")
-    refund = parse_money(cells.get("refund_amount"), "refund_amount") or 0.0
-    if refund > amount + _REFUND_TOLERANCE:
-        raise RecordError(
-            f"column 'refund_amount': refund {refund:.2f} exceeds the order amount {amount:.2f}"
-        )
     return _OrderHeader(
         member_id=_member_id(cells, setup),
         placed_at=_required_value(
@@ -157,7 +151,6 @@ def _order_header(cells: dict[str, Cell], setup: _Setup) -> _OrderHeader:
         status=_status(cells, setup.column_map),
         amount=amount,
         discount=parse_money(cells.get("discount"), "discount") or 0.0,
-        refund_amount=refund,
         channel=_channel(cells, setup.column_map),
     )
 
@@ -209,7 +202,7 @@ def _order_row(order_id: str, header: _OrderHeader, zone: ZoneInfo) -> dict[str,
         "status": header.status,
         "amount": header.amount,
         "discount": header.discount,
-        "refund_amount": header.refund_amount,
+        "refund_amount": 0.0,
         "channel": header.channel,
         "source": "orders",
         "month": month_in_zone(header.placed_at, zone),
@@ -230,20 +223,50 @@ def _import_line(row: TabularRow, state: _FileState, setup: _Setup, outputs: _Ou
         raise RecordError("column 'order_id': empty (every line needs its order id)")
     position = state.lines_seen.get(order_id, 0) + 1
     state.lines_seen[order_id] = position
-    cells = _line_cells(row, state, order_id, setup)
-    header = _order_header(cells, setup)
+    header = _order_header(_line_cells(row, state, order_id, setup), setup)
     item = _item(row, order_id, position, header)
+    refund = parse_money(row.get("refund_amount"), "refund_amount") or 0.0
+    _add_to_order(order_id, header, refund, row.line, state, setup, outputs, order)
+    item["month"] = month_in_zone(header.placed_at, setup.zone)
+    outputs.items.add(item, order)
+
+
+def _add_to_order(
+    order_id: str,
+    header: _OrderHeader,
+    refund: float,
+    line: int,
+    state: _FileState,
+    setup: _Setup,
+    outputs: _Outputs,
+    order: int,
+) -> None:
+    """Define the order on its first valid line; check later lines against it; sum refunds."""
     defined = state.defined.get(order_id)
+    pending = state.pending if state.pending is not None and state.pending[0] == order_id else None
     if defined is not None and defined[1] != hash(header):
         last = state.last_valid
         known = last[1] if last is not None and last[0] == order_id else None
         raise RecordError(_conflict_reason(order_id, header, known, defined[0]))
+    if defined is not None and pending is None and refund:
+        raise RecordError(
+            f"column 'refund_amount': order {order_id!r} began on line {defined[0]} and other orders "
+            "followed; a refund can only be added to the order from consecutive lines"
+        )
     if defined is None:
-        state.defined[order_id] = (row.line, hash(header))
-        outputs.orders.add(_order_row(order_id, header, setup.zone), order)
+        _stage_pending(state, outputs)
+        state.defined[order_id] = (line, hash(header))
+        pending = state.pending = (order_id, _order_row(order_id, header, setup.zone), order)
+    if pending is not None:
+        pending[1]["refund_amount"] += refund
     state.last_valid = (order_id, header)
-    item["month"] = month_in_zone(header.placed_at, setup.zone)
-    outputs.items.add(item, order)
+
+
+def _stage_pending(state: _FileState, outputs: _Outputs) -> None:
+    if state.pending is not None:
+        _, order_row, order = state.pending
+        outputs.orders.add(order_row, order)
+        state.pending = None
 
 
 def _import_file(
@@ -257,6 +280,7 @@ def _import_file(
             _import_line(row, state, setup, outputs, run_line_number(file_index, row.line))
         except RecordError as error:
             context.quarantine.add(path, row.line, str(error), row.raw())
+    _stage_pending(state, outputs)
 
 
 @register_source(

@@ -9,6 +9,7 @@ Python side only splits bytes into numbered lines.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,11 +18,17 @@ import pyarrow as pa
 
 from groupops.ingest._lines import read_line_blocks
 from groupops.ingest.registry import IngestContext, register_source
-from groupops.store.warehouse import LINE_COLUMN, StagedImport, new_duckdb_connection
+from groupops.store.warehouse import (
+    LINE_COLUMN,
+    REASON_COLUMN,
+    StagedImport,
+    new_duckdb_connection,
+    sql_string,
+)
 
 __all__ = ["EXTERNAL_ID_PREFIXES", "import_wecom_archive"]
 
-EXTERNAL_ID_PREFIXES = ("wm", "wo", "wb")  # WeCom external_userid prefixes; anything else is staff
+EXTERNAL_ID_PREFIXES = ("wm", "wo")  # WeCom external contacts; staff userids and robots (wb…) are the brand
 
 _CORE_PATHS = [
     "$.msgid", "$.action", "$.from", "$.roomid", "$.msgtime", "$.msgtype", "$.time", "$.user",
@@ -45,8 +52,9 @@ def _f(path: str) -> str:
     return f"f[{_F[path]}]"
 
 
-def _extraction_sql(timezone: str, external_prefixes: Sequence[str]) -> tuple[str, str]:
-    """Two statements: the validated block (with ``reason``) and the output rows selected from it."""
+def _extraction_sql(source: str, timezone: str, external_prefixes: Sequence[str]) -> str:
+    """One SELECT over ``source`` (columns ``_line``, ``j``): the messages table's columns plus
+    ``_reason`` (why a line is rejected, NULL when valid) and ``_rejected`` (the raw line then)."""
     time_ms = (
         f"CASE WHEN {_f('$.action')} = 'switch' THEN try_cast({_f('$.time')} AS BIGINT) "
         f"ELSE try_cast({_f('$.msgtime')} AS BIGINT) END"
@@ -60,10 +68,10 @@ def _extraction_sql(timezone: str, external_prefixes: Sequence[str]) -> tuple[st
     )
     external = " OR ".join(f"starts_with(sender, '{prefix}')" for prefix in external_prefixes)
     tz = timezone.replace("'", "''")
-    checked = f"""
-WITH fields AS MATERIALIZED (
-  SELECT {LINE_COLUMN}, j, try(json_extract_string(j, {_PATHS!r})) AS f FROM lines WHERE j <> ''
-), bodies AS MATERIALIZED (
+    return f"""
+WITH fields AS (
+  SELECT {LINE_COLUMN}, j, try(json_extract_string(j, {_PATHS!r})) AS f FROM {source} WHERE j <> ''
+), bodies AS (
   SELECT *, CASE WHEN f[{_F["$.msgtype"]}] <> 'text' THEN json_extract_string(j, {_BODY_PATHS!r}) END AS b
   FROM fields
 ), typed AS (
@@ -92,12 +100,10 @@ WITH fields AS MATERIALIZED (
       WHEN action = 'recall' AND {_f("$.revoke.pre_msgid")} IS NULL THEN 'recall without revoke.pre_msgid'
     END AS reason
   FROM typed
-) SELECT * FROM checked"""
-    output = f"""
-WITH quoted AS MATERIALIZED (
-  SELECT *, CASE WHEN starts_with(body, '「')
+), quoted AS (
+  SELECT *, CASE WHEN reason IS NULL AND starts_with(body, '「')
                  THEN regexp_extract(body, '{_QUOTE_PATTERN}', ['name', 'quoted', 'reply']) END AS q
-  FROM checked_block WHERE reason IS NULL
+  FROM checked
 )
 SELECT
   msgid,
@@ -106,7 +112,7 @@ SELECT
   nullif({_f("$.roomid")}, '') AS group_id,
   sender AS sender_id,
   NOT ({external}) AS sender_is_staff,
-  make_timestamp(time_ms * 1000)::TIMESTAMPTZ AS sent_at,
+  CASE WHEN reason IS NULL THEN make_timestamp(time_ms * 1000)::TIMESTAMPTZ END AS sent_at,
   msgtype,
   CASE WHEN q.name <> '' THEN q.reply ELSE body END AS text,
   CASE WHEN contains(body, '@')
@@ -116,48 +122,45 @@ SELECT
   CASE WHEN q.name <> '' THEN q.quoted END AS quote_text,
   {_f("$.revoke.pre_msgid")} AS recalled_msgid,
   false AS revoked,
-  CASE WHEN msgtype = 'text' THEN NULL ELSE j END AS raw,
-  strftime(timezone('{tz}', make_timestamp(time_ms * 1000)::TIMESTAMPTZ), '%Y-%m') AS month,
-  {LINE_COLUMN}
+  CASE WHEN msgtype = 'text' OR reason IS NOT NULL THEN NULL ELSE j END AS raw,
+  CASE WHEN reason IS NULL
+       THEN strftime(timezone('{tz}', make_timestamp(time_ms * 1000)::TIMESTAMPTZ), '%Y-%m') END AS month,
+  {LINE_COLUMN},
+  reason AS {REASON_COLUMN},
+  CASE WHEN reason IS NOT NULL THEN j END AS _rejected
 FROM quoted
 """
-    return checked, output
 
 
-def _stage_block(
-    connection: duckdb.DuckDBPyConnection,
-    lines: pa.Table,
-    statements: tuple[str, str],
-    staged: StagedImport,
-    context: IngestContext,
-    path: Path,
-) -> None:
-    checked_sql, output_sql = statements
-    connection.register("lines", lines)
-    try:
-        connection.execute(f"CREATE OR REPLACE TEMP TABLE checked_block AS {checked_sql}")
-    finally:
-        connection.unregister("lines")
+def _stage_relation(
+    connection: duckdb.DuckDBPyConnection, sql: str, staged: StagedImport, context: IngestContext, path: Path
+) -> int:
+    """Write the extraction's rows to a staging chunk; quarantine its rejected lines; rows read."""
     target = staged.next_chunk_path()
-    connection.execute(f"COPY ({output_sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
-    valid = connection.execute("SELECT count(*) FROM checked_block WHERE reason IS NULL").fetchone()
-    staged.add_file(target, int(valid[0]) if valid else 0)
-    invalid = connection.execute(
-        f"SELECT {LINE_COLUMN}, reason, j FROM checked_block WHERE reason IS NOT NULL ORDER BY 1"
-    ).fetchall()
-    for line, reason, raw in invalid:
-        context.quarantine.add(path, int(line), str(reason), raw)
+    connection.execute(f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)").fetchall()
+    chunk = f"read_parquet({sql_string(target)})"
+    read = connection.execute(f"SELECT count(*), count({REASON_COLUMN}) FROM {chunk}").fetchall()[0]
+    rows, rejected = (int(read[0]), int(read[1])) if read else (0, 0)
+    staged.add_file(target, rows - rejected)
+    if rejected:
+        invalid = connection.execute(
+            f"SELECT {LINE_COLUMN}, {REASON_COLUMN}, _rejected FROM {chunk} "
+            f"WHERE {REASON_COLUMN} IS NOT NULL ORDER BY 1"
+        ).fetchall()
+        for line, reason, raw in invalid:
+            context.quarantine.add(path, int(line), str(reason), raw)
+    return rows
 
 
 @register_source("wecom-archive", "Decrypted WeCom chat-archive messages (JSON lines, official format).")
 def import_wecom_archive(paths: Sequence[Path], context: IngestContext) -> None:
     """Validate and stage every message line of ``paths``, then commit them to ``messages``."""
-    statements = _extraction_sql(context.settings.timezone, EXTERNAL_ID_PREFIXES)
     connection = new_duckdb_connection(memory_limit="512MB")
     try:
         with context.warehouse.staged_import("messages", context.run_id) as staged:
             for path in paths:
-                _stage_file(connection, path, statements, staged, context)
+                if not _stage_file_in_duckdb(connection, path, staged, context):
+                    _stage_file_in_blocks(connection, path, staged, context)
             result = context.warehouse.commit(staged)
         context.counts.ingested += result.written
         context.counts.duplicates += result.duplicates
@@ -165,20 +168,62 @@ def import_wecom_archive(paths: Sequence[Path], context: IngestContext) -> None:
         connection.close()
 
 
-def _stage_file(
-    connection: duckdb.DuckDBPyConnection,
-    path: Path,
-    statements: tuple[str, str],
-    staged: StagedImport,
-    context: IngestContext,
+def _stage_file_in_duckdb(
+    connection: duckdb.DuckDBPyConnection, path: Path, staged: StagedImport, context: IngestContext
+) -> bool:
+    """The fast path: DuckDB reads and numbers the lines itself (parallel, no Python per line).
+
+    Line numbers are exact only when DuckDB rejects no line (bad UTF-8, an over-long line, a
+    stray control character); then, and for file names DuckDB would read as a glob, the
+    caller falls back to the block reader. Returns whether the file was staged.
+    """
+    if any(character in str(path) for character in "*?[]{}"):
+        return False
+    rejects = f"rejects_{uuid.uuid4().hex[:8]}"
+    lines = (
+        f"(SELECT row_number() OVER () AS {LINE_COLUMN}, j FROM read_csv({sql_string(path)}, "
+        "columns = {'j': 'VARCHAR'}, header = false, delim = '\x01', quote = '', escape = '', "
+        "auto_detect = false, new_line = '\\n', strict_mode = false, null_padding = true, "
+        f"ignore_errors = true, store_rejects = true, rejects_table = '{rejects}', "
+        f"rejects_scan = '{rejects}_scan', max_line_size = {context.settings.max_line_bytes}))"
+    )
+    sql = _extraction_sql(lines, context.settings.timezone, EXTERNAL_ID_PREFIXES)
+    target = staged.next_chunk_path()
+    connection.execute(f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)").fetchall()
+    rejected = connection.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0]
+    if rejected and rejected[0]:
+        target.unlink(missing_ok=True)
+        return False
+    chunk = f"read_parquet({sql_string(target)})"
+    counts = connection.execute(f"SELECT count(*), count({REASON_COLUMN}) FROM {chunk}").fetchall()[0]
+    rows, bad = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+    staged.add_file(target, rows - bad)
+    if bad:
+        for line, reason, raw in connection.execute(
+            f"SELECT {LINE_COLUMN}, {REASON_COLUMN}, _rejected FROM {chunk} WHERE {REASON_COLUMN} IS NOT NULL ORDER BY 1"
+        ).fetchall():
+            context.quarantine.add(path, int(line), str(reason), raw)
+    context.counts.read += rows
+    context.progress(path.stat().st_size)
+    return True
+
+
+def _stage_file_in_blocks(
+    connection: duckdb.DuckDBPyConnection, path: Path, staged: StagedImport, context: IngestContext
 ) -> None:
+    """The careful path: Python numbers the lines and sets aside undecodable or over-long ones."""
     for block in read_line_blocks(path, context.settings.max_line_bytes):
         for number, reason, raw in block.bad_lines:
             context.quarantine.add(path, number, reason, raw)
-        context.counts.read += len(block.lines) - block.lines.count("")
         context.counts.read += len(block.bad_lines)
         if len(block.lines) > block.lines.count(""):
             numbers = pa.array(range(block.first_line, block.first_line + len(block.lines)), pa.int64())
-            table = pa.table({LINE_COLUMN: numbers, "j": pa.array(block.lines, pa.large_string())})
-            _stage_block(connection, table, statements, staged, context, path)
+            connection.register(
+                "lines", pa.table({LINE_COLUMN: numbers, "j": pa.array(block.lines, pa.large_string())})
+            )
+            try:
+                sql = _extraction_sql("lines", context.settings.timezone, EXTERNAL_ID_PREFIXES)
+                context.counts.read += _stage_relation(connection, sql, staged, context, path)
+            finally:
+                connection.unregister("lines")
         context.progress(block.bytes_read)

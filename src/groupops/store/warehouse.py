@@ -27,12 +27,21 @@ import pyarrow.parquet as pq
 from groupops.errors import StoreError
 from groupops.store.schemas import FACT_SCHEMAS, NATURAL_KEYS
 
-__all__ = ["CommitResult", "StagedImport", "Warehouse", "new_duckdb_connection"]
+__all__ = [
+    "LINE_COLUMN",
+    "REASON_COLUMN",
+    "CommitResult",
+    "StagedImport",
+    "Warehouse",
+    "new_duckdb_connection",
+    "sql_string",
+]
 
 _MANIFEST = "_manifest.json"
 _STAGING = "_staging"
 _COMMIT_MEMORY_LIMIT = "1GB"
 LINE_COLUMN = "_line"
+REASON_COLUMN = "_reason"  # staged rows with a reason are rejected: never committed
 
 
 def new_duckdb_connection(
@@ -52,12 +61,12 @@ def new_duckdb_connection(
     return connection
 
 
-def _sql_string(value: str | Path) -> str:
+def sql_string(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def _sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join(_sql_string(p) for p in paths) + "]"
+    return "[" + ", ".join(sql_string(p) for p in paths) + "]"
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -205,22 +214,34 @@ class Warehouse:
         columns = ", ".join(f's."{name}"' for name in FACT_SCHEMAS[table].names)
         connection = new_duckdb_connection(memory_limit=_COMMIT_MEMORY_LIMIT)
         try:
-            connection.execute(f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)})")
+            accepted = (
+                f"WHERE {REASON_COLUMN} IS NULL"
+                if REASON_COLUMN in pq.read_schema(staged.parts[0]).names
+                else ""
+            )
+            connection.execute(
+                f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)}, union_by_name = true) {accepted}"
+            )
             months = {row[0] for row in connection.execute("SELECT DISTINCT month FROM staged").fetchall()}
             existing = self.files(table, months)
             if existing:
                 connection.execute(
                     f'CREATE VIEW existing AS SELECT "{key}" AS k FROM read_parquet({_sql_list(existing)})'
                 )
-            else:
-                connection.execute("CREATE TABLE existing (k VARCHAR)")
+            repeated = connection.execute(
+                f'SELECT count(*) - count(DISTINCT "{key}") FROM staged'
+            ).fetchall()[0][0]
+            first_wins = (
+                f'QUALIFY row_number() OVER (PARTITION BY s."{key}" ORDER BY s.{LINE_COLUMN}) = 1'
+                if repeated
+                else ""
+            )
+            new_rows = f'ANTI JOIN existing e ON s."{key}" = e.k' if existing else ""
             connection.execute(
-                f'COPY (SELECT {columns} FROM staged s ANTI JOIN existing e ON s."{key}" = e.k '
-                f'QUALIFY row_number() OVER (PARTITION BY s."{key}" ORDER BY s.{LINE_COLUMN}) = 1) '
-                f"TO {_sql_string(out_dir)} "
+                f"COPY (SELECT {columns} FROM staged s {new_rows} {first_wins}) TO {sql_string(out_dir)} "
                 "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
                 "FILENAME_PATTERN 'part-{uuid}', OVERWRITE_OR_IGNORE true)"
-            )
+            ).fetchall()
             return self._describe_outputs(connection, out_dir)
         finally:
             connection.close()

@@ -50,7 +50,9 @@ def compliance_check(name: str) -> Callable[[Check], Check]:
     return register
 
 
-_AMOUNT = re.compile(r"([0-9][0-9,]*(?:\.[0-9]+)?|[一二两三四五六七八九十百千]+)\s*(万|w|千|k)?\s*(元|块|rmb)?", re.IGNORECASE)
+_AMOUNT = re.compile(
+    r"([0-9][0-9,]*(?:\.[0-9]+)?|[一二两三四五六七八九十百千]+)\s*(万|w|千|k)?\s*(元|块|rmb)?", re.IGNORECASE
+)
 _CHINESE_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
 
@@ -101,7 +103,9 @@ def prize_cap(hit: Hit, rule: Rule) -> CheckOutcome | None:
     Params: ``cap_yuan`` (50000), ``markers`` (regex before a prize amount).
     """
     cap = Decimal(str(rule.params.get("cap_yuan", 50_000)))
-    markers = _compiled(str(rule.params.get("markers", r"(价值|奖金|现金|市值|总价|价格|价值约)\s*[:：]?\s*[¥￥]?")))
+    markers = _compiled(
+        str(rule.params.get("markers", r"(价值|奖金|现金|市值|总价|价格|价值约)\s*[:：]?\s*[¥￥]?"))
+    )
     amounts = _amounts_after(hit.original_text_simplified, markers)
     largest = max(amounts, default=Decimal(0))
     if largest > cap:
@@ -144,7 +148,9 @@ _CURRENT_PRICE = re.compile(
 )
 
 
-_REFERENCE_AMOUNT = re.compile(r"\s*(?:是|为|[:：])?\s*[¥￥]?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(万|w|千|k)?", re.IGNORECASE)
+_REFERENCE_AMOUNT = re.compile(
+    r"\s*(?:是|为|[:：])?\s*[¥￥]?\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*(万|w|千|k)?", re.IGNORECASE
+)
 
 
 @compliance_check("reference_price_ratio")

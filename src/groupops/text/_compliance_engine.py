@@ -69,7 +69,11 @@ class Hit:
         self.start, self.end, self.text_start, self.text_end = start, end, text_start, text_end
         self._base = original_base
         self._sentence_start = self._sentence_end = -1
-        self._term = self._before = self._after = self._sentence = self._text = None
+        self._term: str | None = None
+        self._before: str | None = None
+        self._after: str | None = None
+        self._sentence: str | None = None
+        self._text: str | None = None
         self._original_sentence: str | None = None
         self._original_text: str | None = None
 
@@ -151,7 +155,9 @@ class Hit:
         """The term's sentence in the original message, half-width and simplified (punctuation kept)."""
         if self._original_sentence is None:
             end = self.original_offset(self.sentence_end - 1) + 1
-            self._original_sentence = to_simplified_halfwidth(self.original[self.original_sentence_start : end])
+            self._original_sentence = to_simplified_halfwidth(
+                self.original[self.original_sentence_start : end]
+            )
         return self._original_sentence
 
     @property
@@ -206,10 +212,7 @@ def _compile_condition(condition: Condition) -> tuple[_Check, ...]:
 
 
 def _all_hold(checks: tuple[_Check, ...], hit: Hit) -> bool:
-    for scope, search, wanted in checks:
-        if (search(hit.scope(scope)) is not None) is not wanted:
-            return False
-    return True
+    return all((search(hit.scope(scope)) is not None) is wanted for scope, search, wanted in checks)
 
 
 @dataclass(frozen=True)
@@ -283,6 +286,22 @@ def compile_rule(rule: Rule) -> CompiledRule:
     )
 
 
+_UNSET = object()
+
+
+def _check_outcome(
+    compiled: CompiledRule, hit: Hit, memo: dict[tuple[int, str], object]
+) -> CheckOutcome | None:
+    assert compiled.check is not None
+    if not compiled.rule.once_per_text:
+        return compiled.check(hit, compiled.rule)
+    key = (hit.text_start, compiled.rule.id)
+    outcome = memo.get(key, _UNSET)
+    if outcome is _UNSET:
+        outcome = memo[key] = compiled.check(hit, compiled.rule)
+    return outcome  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Decision:
     """The outcome for one hit: which rule, how severe, and the material for reason and suggestion."""
@@ -297,10 +316,16 @@ class Decision:
 _DROP = object()  # a rule applied and exempted the hit: no finding, no further rules
 
 
-def decide(rules: Sequence[tuple[CompiledRule, str | None]], hit: Hit) -> Decision | None:
-    """The first rule of the term whose ``require`` holds decides; None means no finding."""
+def decide(
+    rules: Sequence[tuple[CompiledRule, str | None]], hit: Hit, memo: dict[tuple[int, str], object]
+) -> Decision | None:
+    """The first rule of the term whose ``require`` holds decides; None means no finding.
+
+    ``memo`` (one dict per batch) remembers the check outcome of once-per-text rules per
+    message, so a second trigger word in the same message does not run the check again.
+    """
     for compiled, replacement in rules:
-        decision = _apply(compiled, replacement, hit)
+        decision = _apply(compiled, replacement, hit, memo)
         if decision is _DROP:
             return None
         if decision is not None:
@@ -308,7 +333,9 @@ def decide(rules: Sequence[tuple[CompiledRule, str | None]], hit: Hit) -> Decisi
     return None
 
 
-def _apply(compiled: CompiledRule, replacement: str | None, hit: Hit) -> Decision | object | None:
+def _apply(
+    compiled: CompiledRule, replacement: str | None, hit: Hit, memo: dict[tuple[int, str], object]
+) -> Decision | object | None:
     if compiled.require is not None and not compiled.require.holds(hit):
         return None
     if compiled.exempt is not None and compiled.exempt.holds(hit):
@@ -316,7 +343,7 @@ def _apply(compiled: CompiledRule, replacement: str | None, hit: Hit) -> Decisio
     rule = compiled.rule
     severity, note, suggestion = rule.severity, None, None
     if compiled.check is not None:
-        outcome: CheckOutcome | None = compiled.check(hit, rule)
+        outcome = _check_outcome(compiled, hit, memo)
         if outcome is None:
             return None
         severity, note, suggestion = outcome.severity, outcome.note, outcome.suggestion

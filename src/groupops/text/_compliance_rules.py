@@ -184,7 +184,9 @@ def load_rule_set(directories: Sequence[Path]) -> RuleSet:
     ordinary: set[str] = set()
     for path, document in documents:
         ordinary |= {_normalise_term(path, word) for word in document.get("ordinary_words") or []}
-        defaults = {key: document[key] for key in ("category", "severity", "reason") if key in document}
+        defaults: dict[str, Any] = {
+            key: document[key] for key in ("category", "severity", "reason") if key in document
+        }
         for spec in document.get("rules") or []:
             rule = _parse_rule(path, spec, defaults, contexts)
             rules[rule.id] = rule
@@ -203,7 +205,15 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict):
         raise ConfigurationError(f"{path}: a lexicon file must be a mapping at the top level")
-    unknown = set(document) - {"contexts", "ordinary_words", "rules", "extend", "category", "severity", "reason"}
+    unknown = set(document) - {
+        "contexts",
+        "ordinary_words",
+        "rules",
+        "extend",
+        "category",
+        "severity",
+        "reason",
+    }
     if unknown:
         raise ConfigurationError(f"{path}: unknown top-level keys {sorted(unknown)}")
     return document
@@ -221,7 +231,9 @@ def _parse_rule(path: Path, spec: Any, defaults: Mapping[str, Any], contexts: Ma
     category = merged.get("category")
     severity = merged.get("severity", "violation")
     if category not in CATEGORIES:
-        raise ConfigurationError(f"{where}: category must be one of {', '.join(CATEGORIES)} (got {category!r})")
+        raise ConfigurationError(
+            f"{where}: category must be one of {', '.join(CATEGORIES)} (got {category!r})"
+        )
     if severity not in SEVERITIES:
         raise ConfigurationError(f"{where}: severity must be violation or review (got {severity!r})")
     if not merged.get("reason"):
@@ -248,7 +260,9 @@ def _parse_rule(path: Path, spec: Any, defaults: Mapping[str, Any], contexts: Ma
 
 def _apply_extension(path: Path, spec: Any, rules: dict[str, Rule], contexts: Mapping[str, Context]) -> None:
     if not isinstance(spec, dict) or spec.get("rule") not in rules:
-        raise ConfigurationError(f"{path}: 'extend' entries need 'rule' naming a loaded rule (got {spec!r:.80})")
+        raise ConfigurationError(
+            f"{path}: 'extend' entries need 'rule' naming a loaded rule (got {spec!r:.80})"
+        )
     unknown = set(spec) - _EXTEND_KEYS
     if unknown:
         raise ConfigurationError(f"{path}: extend {spec['rule']}: unknown keys {sorted(unknown)}")
@@ -272,14 +286,19 @@ def _term_items(where: str, item: Any) -> Iterable[tuple[str, str | None]]:
     if isinstance(item, str | int | float):
         return [(str(item), None)]
     if isinstance(item, dict):
-        return [(str(term), None if replacement is None else str(replacement)) for term, replacement in item.items()]
+        return [
+            (str(term), None if replacement is None else str(replacement))
+            for term, replacement in item.items()
+        ]
     raise ConfigurationError(f"{where}: a term is a string or a mapping term: replacement (got {item!r:.80})")
 
 
 def _normalise_term(path: Path, raw_term: str) -> str:
     term = normalise_with_offsets(str(raw_term))[0]
     if not term or "。" in term:
-        raise ConfigurationError(f"{path}: term {raw_term!r} is empty or contains a sentence break once normalised")
+        raise ConfigurationError(
+            f"{path}: term {raw_term!r} is empty or contains a sentence break once normalised"
+        )
     return term
 
 
@@ -313,7 +332,9 @@ def _parse_context(path: Path, name: str, spec: Any) -> Context:
 def _parse_condition(where: str, spec: Any) -> Condition:
     allowed = set(_CONDITION_KEYS) | {f"not_{key}" for key in _CONDITION_KEYS}
     if not isinstance(spec, dict) or not spec or set(spec) - allowed:
-        raise ConfigurationError(f"{where}: a condition is a mapping with keys from {sorted(allowed)} (got {spec!r:.80})")
+        raise ConfigurationError(
+            f"{where}: a condition is a mapping with keys from {sorted(allowed)} (got {spec!r:.80})"
+        )
     compiled: dict[str, re.Pattern[str]] = {}
     for key, pattern in spec.items():
         anchored = f"(?:{pattern})$" if key.endswith(("before", "term")) else str(pattern)
@@ -325,4 +346,6 @@ def _compile(where: str, key: str, pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(str(pattern))
     except re.error as error:
-        raise ConfigurationError(f"{where}: {key}: invalid regular expression {pattern!r}: {error}") from error
+        raise ConfigurationError(
+            f"{where}: {key}: invalid regular expression {pattern!r}: {error}"
+        ) from error

@@ -56,7 +56,8 @@ CORRECTION_WEIGHT = 3.0
 """Operator corrections count this many times in training."""
 _BATCH = 20_000
 _SENTIMENT_BAND = 1.0 / 3.0
-_UNBALANCED = frozenset({"sentiment", "complaint", "question"})
+_SENTIMENT_MODELS = tuple(f"sentiment:{sentiment}" for sentiment in SENTIMENTS)
+_UNBALANCED = frozenset({*_SENTIMENT_MODELS, "complaint", "question"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +145,10 @@ class MessageClassifier:
     def _classify_unique(self, normalised: Sequence[str]) -> dict[str, MessageLabels]:
         analyses = [analyse_message(text, self._tokenizer, self._lexicon) for text in normalised]
         matrix = self._featurizer.transform(analyses)
-        sentiment = self._models["sentiment"].predict_proba(matrix)
-        flags = {name: self._positive_probability(name, matrix) >= 0.5 for name in self._binary_names()}
+        sentiment = self._sentiment_probabilities(matrix)
+        probabilities = {name: self._positive_probability(name, matrix) for name in self._binary_names()}
+        probabilities["complaint"] = (probabilities["complaint"] + sentiment[:, 0]) / 2.0
+        flags = {name: values >= 0.5 for name, values in probabilities.items()}
         results = {}
         for row, text in enumerate(normalised):
             correction = self._corrections.get(text)
@@ -162,7 +165,12 @@ class MessageClassifier:
         return results
 
     def _binary_names(self) -> list[str]:
-        return [name for name in self._models if name != "sentiment"]
+        return [name for name in self._models if name not in _SENTIMENT_MODELS]
+
+    def _sentiment_probabilities(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        """One-vs-rest probabilities (negative, neutral, positive), rows normalised to sum 1."""
+        columns = np.column_stack([self._positive_probability(name, matrix) for name in _SENTIMENT_MODELS])
+        return columns / np.maximum(columns.sum(axis=1, keepdims=True), 1e-12)
 
     def _positive_probability(self, name: str, matrix: sparse.csr_matrix) -> np.ndarray:
         model = self._models[name]
@@ -182,7 +190,10 @@ def _labels_from_example(text: str, example: TrainingExample) -> MessageLabels:
 
 def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
     targets = {
-        "sentiment": np.array([SENTIMENTS.index(example.sentiment) for example in examples]),
+        f"sentiment:{sentiment}": np.array([example.sentiment == sentiment for example in examples], dtype=int)
+        for sentiment in SENTIMENTS
+    }
+    targets |= {
         "complaint": np.array([example.complaint for example in examples], dtype=int),
         "question": np.array([example.question for example in examples], dtype=int),
     }
@@ -193,7 +204,7 @@ def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
 
 def _fit_model(name: str, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray) -> LogisticRegression:
     balanced = None if name in _UNBALANCED else "balanced"
-    model = LogisticRegression(C=4.0, max_iter=3000, class_weight=balanced)
+    model = LogisticRegression(C=4.0, solver="liblinear", max_iter=1000, class_weight=balanced)
     if len(np.unique(target)) == 1:  # a label nobody used: a constant model
         model.classes_ = np.unique(target)
         return model

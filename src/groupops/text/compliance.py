@@ -36,10 +36,10 @@ from typing import Literal
 import ahocorasick_rs
 import numpy as np
 
+from groupops.errors import ConfigurationError
 from groupops.text._compliance_checks import COMPLIANCE_CHECKS, CheckOutcome, compliance_check
 from groupops.text._compliance_engine import CompiledRule, Decision, Hit, compile_rule, decide
 from groupops.text._compliance_rules import CATEGORIES, Rule, RuleSet, Severity, load_rule_set
-from groupops.errors import ConfigurationError
 from groupops.text.normalise import normalise_with_offset_array
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "Finding",
     "Hit",
     "OriginalPriceCheck",
+    "Rule",
     "Verdict",
     "check_original_price",
     "check_text",
@@ -136,8 +137,15 @@ class ComplianceChecker:
         entries = rule_set.term_entries()
         self.terms: tuple[str, ...] = tuple(entry.term for entry in entries)
         self._rules_by_pattern: tuple[tuple[tuple[CompiledRule, str | None], ...], ...] = tuple(
-            tuple((compiled[rule.id], replacement) for rule, replacement in zip(entry.rules, entry.replacements, strict=True))
+            tuple(
+                (compiled[rule.id], replacement)
+                for rule, replacement in zip(entry.rules, entry.replacements, strict=True)
+            )
             for entry in entries
+        )
+        self._only_once_rules = tuple(
+            bool(rules) and all(compiled.rule.once_per_text for compiled, _ in rules)
+            for rules in self._rules_by_pattern
         )
         self._automaton = ahocorasick_rs.AhoCorasick(
             list(self.terms),
@@ -159,20 +167,33 @@ class ComplianceChecker:
         return self.check_many([text])[0]
 
     def check_many(self, texts: Sequence[str]) -> list[ComplianceResult]:
-        """Check many texts in one pass (one normalisation and one automaton scan for all)."""
-        texts = list(texts)
+        """Check many texts in one pass (one normalisation and one automaton scan for all).
+
+        Identical texts (broadcasts, "好的", "收到") are checked once and share their result.
+        """
+        position_of: dict[str, int] = {}
+        for text in texts:
+            position_of.setdefault(text, len(position_of))
+        results = self._check_distinct(list(position_of))  # distinct texts, in order of appearance
+        return [results[position_of[text]] for text in texts]
+
+    def _check_distinct(self, texts: list[str]) -> list[ComplianceResult]:
         if not texts:
             return []
-        joined = "\n".join(texts)
-        normalised, offsets = normalise_with_offset_array(joined)
+        normalised, offsets = normalise_with_offset_array("\n".join(texts))
         original_starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(text) + 1 for text in texts], out=original_starts[1:])
         text_starts = np.searchsorted(offsets, original_starts).tolist()
         findings: list[list[Finding]] = [[] for _ in texts]
-        for index, finding in self._findings(normalised, offsets, texts, text_starts, original_starts.tolist()):
+        for index, finding in self._findings(
+            normalised, offsets, texts, text_starts, original_starts.tolist()
+        ):
             findings[index].append(finding)
         return [
-            ComplianceResult(text, verdict_of(found), tuple(found)) for text, found in zip(texts, findings, strict=True)
+            ComplianceResult(text, verdict_of(found), tuple(found))
+            if found
+            else ComplianceResult(text, "clean", ())
+            for text, found in zip(texts, findings, strict=True)
         ]
 
     def _findings(
@@ -183,9 +204,10 @@ class ComplianceChecker:
         text_starts: list[int],
         original_starts: list[int],
     ) -> Iterator[tuple[int, Finding]]:
-        rules_by_pattern = self._rules_by_pattern
+        rules_by_pattern, only_once = self._rules_by_pattern, self._only_once_rules
         index, next_start = 0, text_starts[1]
         seen_once: set[tuple[int, str]] = set()
+        memo: dict[tuple[int, str], object] = {}
         for pattern_index, start, end in self._automaton.find_matches_as_indexes(normalised):
             rules = rules_by_pattern[pattern_index]
             if not rules:
@@ -193,10 +215,21 @@ class ComplianceChecker:
             while start >= next_start:
                 index += 1
                 next_start = text_starts[index + 1]
-            if seen_once and all((index, compiled.rule.id) in seen_once for compiled, _ in rules):
+            if only_once[pattern_index] and all(
+                (index, compiled.rule.id) in seen_once for compiled, _ in rules
+            ):
                 continue  # every rule of this term already reported its once-per-text finding
-            hit = Hit(normalised, offsets, texts[index], start, end, text_starts[index], next_start, original_starts[index])
-            decision = decide(rules, hit)
+            hit = Hit(
+                normalised,
+                offsets,
+                texts[index],
+                start,
+                end,
+                text_starts[index],
+                next_start,
+                original_starts[index],
+            )
+            decision = decide(rules, hit, memo)
             if decision is None:
                 continue
             if decision.rule.once_per_text:
@@ -237,19 +270,23 @@ def _suggestion(rule: Rule, replacement: str | None, original: str, start: int, 
     return f"{clause} → {rewritten}"
 
 
-def load_checker(lexicon_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True) -> ComplianceChecker:
+def load_checker(
+    lexicon_dirs: Iterable[str | Path] = (), *, include_builtin: bool = True
+) -> ComplianceChecker:
     """A checker over the built-in lexicons plus ``lexicon_dirs`` (later directories extend/override).
 
     Raises :class:`groupops.errors.ConfigurationError` when a rule file is invalid.
     """
-    directories = ([BUILTIN_LEXICON_DIR] if include_builtin else []) + [Path(d) for d in lexicon_dirs]
-    return ComplianceChecker(load_rule_set(directories))
+    extra = [Path(directory) for directory in lexicon_dirs]
+    if include_builtin and not extra:
+        return default_checker()
+    return ComplianceChecker(load_rule_set(([BUILTIN_LEXICON_DIR] if include_builtin else []) + extra))
 
 
 @cache
 def default_checker() -> ComplianceChecker:
     """The checker over the built-in lexicons (compiled once per process)."""
-    return load_checker()
+    return ComplianceChecker(load_rule_set([BUILTIN_LEXICON_DIR]))
 
 
 def check_text(text: str, checker: ComplianceChecker | None = None) -> ComplianceResult:
@@ -294,7 +331,9 @@ def reference_price_before_promotion(
     """
     start_day = _day(promotion_start)
     window_start = start_day - timedelta(days=window_days)
-    earlier = sorted((_day(when), Decimal(str(price))) for when, price in transactions if _day(when) < start_day)
+    earlier = sorted(
+        (_day(when), Decimal(str(price))) for when, price in transactions if _day(when) < start_day
+    )
     in_window = [price for day, price in earlier if day >= window_start]
     if in_window:
         return min(in_window)
@@ -310,7 +349,9 @@ def check_original_price(
     stated = Decimal(str(stated_original_price))
     reference = reference_price_before_promotion(transactions, promotion_start)
     if reference is None:
-        return OriginalPriceCheck(stated, None, True, f"{PRICE_REASON}（促销前没有任何成交记录，原价无从证实）")
+        return OriginalPriceCheck(
+            stated, None, True, f"{PRICE_REASON}（促销前没有任何成交记录，原价无从证实）"
+        )
     fictitious = stated > reference
     detail = f"标示原价 {stated} 元，促销前七日内最低成交价 {reference} 元"
     return OriginalPriceCheck(stated, reference, fictitious, f"{PRICE_REASON}（{detail}）")

@@ -196,8 +196,8 @@ def _tables() -> _Tables:
     for source, target in gentle.items():
         gentle_array[source] = target
     aggressive = gentle_array.copy()
-    for source, target in HOMOGLYPHS.items():
-        aggressive[ord(source)] = ord(target)
+    for look_alike, meant in HOMOGLYPHS.items():
+        aggressive[ord(look_alike)] = ord(meant)
     for code_point in range(_SCANNED_LIMIT):
         if _is_separator(chr(aggressive[code_point])):
             aggressive[code_point] = _DROPPED

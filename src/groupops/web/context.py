@@ -26,7 +26,8 @@ _TEMPLATES = Path(__file__).parent / "templates"
 
 def _environment() -> Environment:
     environment = Environment(
-        loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(default=True, default_for_string=True)
+        loader=FileSystemLoader(_TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
     )
     environment.filters.update(FILTERS)
     return environment

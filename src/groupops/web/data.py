@@ -95,7 +95,7 @@ class WebData:
                 self._version = version
             if key not in self._cache:
                 self._cache[key] = compute()
-            return self._cache[key]  # type: ignore[no-any-return]
+            return self._cache[key]
 
     def _reset_duck(self) -> None:
         if self._duck is not None:
@@ -129,7 +129,7 @@ class WebData:
             from groupops.analytics.engine import open_engine
 
             with open_engine(self.workspace) as engine:
-                return kpis.data_last_day(engine, engine.facts())  # type: ignore[no-any-return]
+                return kpis.data_last_day(engine, engine.facts())
 
         return self.cached(("last_day",), compute)
 
@@ -145,7 +145,7 @@ class WebData:
             report = kpis.compute_kpis(
                 self.workspace, group=group, date_from=end - timedelta(days=window - 1), date_to=end
             )
-            return report.to_json()  # type: ignore[no-any-return]
+            return report.to_json()
 
         return self.cached(("kpis", group, window), compute)
 
@@ -164,7 +164,7 @@ class WebData:
         with open_engine(self.workspace) as engine:
 
             def report(start: date, stop: date) -> dict[str, Any]:
-                return kpis.compute_kpis(engine, date_from=start, date_to=stop).to_json()["kpis"]  # type: ignore[no-any-return]
+                return kpis.compute_kpis(engine, date_from=start, date_to=stop).to_json()["kpis"]
 
             current_start = end - timedelta(days=window - 1)
             current = report(current_start, end)
@@ -191,9 +191,19 @@ class WebData:
     def funnel(self, group: str | None = None) -> list[dict[str, Any]] | None:
         """Awareness → emotion → behaviour funnel rows when the funnel library exists."""
         funnel = optional_module("groupops.analytics.funnel")
-        if funnel is None or not hasattr(funnel, "awareness_funnel"):
+        if funnel is None or not hasattr(funnel, "awareness_funnel") or self.last_day() is None:
             return None
-        return self.cached(("funnel", group), lambda: _as_rows(funnel.awareness_funnel(self.workspace, group=group)))
+        return self.cached(("funnel", group), lambda: self._funnel(funnel, group))
+
+    def _funnel(self, funnel: Any, group: str | None) -> list[dict[str, Any]]:
+        from groupops.analytics.engine import open_engine
+        from groupops.analytics.kpis import KpiScope
+
+        end = self.last_day() or date.today()
+        start = end - timedelta(days=self.workspace.settings.active_window_days - 1)
+        with open_engine(self.workspace) as engine:
+            result = funnel.awareness_funnel(engine, KpiScope(date_from=start, date_to=end, group=group))
+        return list(result.to_json()["stages"])
 
     def retention(self) -> list[dict[str, Any]] | None:
         """Monthly cohort retention rows when the retention library exists."""
@@ -253,7 +263,13 @@ class WebData:
             group = session.get(Group, group_id)
             if group is None:
                 raise NotFoundError(f"no group {group_id!r}")
-            info = {"id": group.id, "name": group.name, "kind": group.kind, "owner": group.owner, "notice": group.notice}
+            info: dict[str, Any] = {
+                "id": group.id,
+                "name": group.name,
+                "kind": group.kind,
+                "owner": group.owner,
+                "notice": group.notice,
+            }
         info["health"] = self.group_health().get(group_id)
         info["status"] = health_status((info["health"] or {}).get("active_ratio"))
         info["activity"] = self.cached(("group_activity", group_id), lambda: self._group_activity(group_id))
@@ -268,7 +284,10 @@ class WebData:
             " GROUP BY 1 ORDER BY 1",
             [self.workspace.settings.timezone, group_id],
         )
-        return [{"day": row["day"].isoformat(), "messages": row["messages"], "speakers": row["speakers"]} for row in table.to_pylist()]
+        return [
+            {"day": row["day"].isoformat(), "messages": row["messages"], "speakers": row["speakers"]}
+            for row in table.to_pylist()
+        ]
 
     def _top_speakers(self, group_id: str, limit: int = 10) -> list[dict[str, Any]]:
         table = self.query(
@@ -286,7 +305,7 @@ class WebData:
         if not ids:
             return {}
         with self.workspace.database.session() as session:
-            return dict(session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).tuples().all())
+            return dict(session.execute(select(Member.id, Member.name).where(Member.id.in_(ids))).all())
 
     def members(
         self, search: str = "", tag: str = "", region: str = "", page: int = 1, page_size: int = _PAGE_SIZE
@@ -295,7 +314,9 @@ class WebData:
         query = select(Member)
         if search:
             pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(or_(Member.name.like(pattern, escape="\\"), Member.id.like(pattern, escape="\\")))
+            query = query.where(
+                or_(Member.name.like(pattern, escape="\\"), Member.id.like(pattern, escape="\\"))
+            )
         if region:
             query = query.where(Member.region == region)
         with self.workspace.database.session() as session:
@@ -320,7 +341,9 @@ class WebData:
                 raise NotFoundError(f"no member {member_id!r}")
             profile = _member_row(member)
             stays = session.execute(
-                select(GroupMembership.group_id, Group.name, GroupMembership.joined_at, GroupMembership.left_at)
+                select(
+                    GroupMembership.group_id, Group.name, GroupMembership.joined_at, GroupMembership.left_at
+                )
                 .join(Group, Group.id == GroupMembership.group_id)
                 .where(GroupMembership.member_id == member_id)
             ).all()
@@ -367,9 +390,13 @@ class WebData:
         return {str(index): {k: _plain(float(v)) for k, v in row.items()} for index, row in table.iterrows()}
 
     # -- network ----------------------------------------------------------------------------
-    def network(self, group_id: str | None = None, days: int = 30, max_nodes: int = 300) -> dict[str, Any] | None:
+    def network(
+        self, group_id: str | None = None, days: int = 30, max_nodes: int = 300
+    ) -> dict[str, Any] | None:
         """ECharts force-graph JSON of the last ``days`` days (None without messages)."""
-        return self.cached(("network", group_id, days, max_nodes), lambda: self._network(group_id, days, max_nodes))
+        return self.cached(
+            ("network", group_id, days, max_nodes), lambda: self._network(group_id, days, max_nodes)
+        )
 
     def _network(self, group_id: str | None, days: int, max_nodes: int) -> dict[str, Any] | None:
         from groupops.analytics.network import brand_network, build_name_index
@@ -395,7 +422,9 @@ class WebData:
         names = self._member_names([node["id"] for node in graph["nodes"]])
         for node in graph["nodes"]:
             node["name"] = names.get(node["id"]) or node["id"]
-        graph["summary"] = {k: _plain(v) for k, v in result.summary.items() if isinstance(v, int | float | str)}
+        graph["summary"] = {
+            k: _plain(v) for k, v in result.summary.items() if isinstance(v, int | float | str)
+        }
         graph["top"] = _records(pa.Table.from_pandas(result.nodes.head(20), preserve_index=False))
         for row in graph["top"]:
             row["name"] = names.get(str(row["id"]), "")
@@ -421,7 +450,13 @@ def _kpi_card(
     change = None
     if value is not None and before not in (None, 0):
         change = (float(value) - float(before)) / abs(float(before))
-    return {"name": name, "value": value, "previous": before, "change": change, "series": [row.get(name) for row in series]}
+    return {
+        "name": name,
+        "value": value,
+        "previous": before,
+        "change": change,
+        "series": [row.get(name) for row in series],
+    }
 
 
 def _as_rows(result: Any) -> list[dict[str, Any]]:

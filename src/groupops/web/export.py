@@ -32,7 +32,9 @@ def table_bytes(fmt: str, columns: Sequence[str], rows: Iterable[Mapping[str, An
         return path.read_bytes()
 
 
-def table_response(fmt: str, name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> Response:
+def table_response(
+    fmt: str, name: str, columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
+) -> Response:
     """A download response named ``<name>.<fmt>``."""
     return Response(
         table_bytes(fmt, columns, rows),

@@ -13,7 +13,14 @@ from groupops.store.models import User, utc_now
 from groupops.store.models.web import ApiToken
 from groupops.store.workspace import record_audit
 
-__all__ = ["TOKEN_PREFIX", "create_api_token", "hash_token", "list_api_tokens", "revoke_api_token", "user_for_token"]
+__all__ = [
+    "TOKEN_PREFIX",
+    "create_api_token",
+    "hash_token",
+    "list_api_tokens",
+    "revoke_api_token",
+    "user_for_token",
+]
 
 TOKEN_PREFIX = "gop_"
 _MAX_TOKEN_LENGTH = 200

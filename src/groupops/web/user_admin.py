@@ -18,7 +18,8 @@ def list_users(session: Session) -> list[dict[str, Any]]:
     """Every user (never the password hash)."""
     users = session.scalars(select(User).order_by(User.name))
     return [
-        {"id": u.id, "name": u.name, "role": u.role, "active": u.active, "created_at": u.created_at} for u in users
+        {"id": u.id, "name": u.name, "role": u.role, "active": u.active, "created_at": u.created_at}
+        for u in users
     ]
 
 
@@ -58,6 +59,12 @@ def recent_audit(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     """The newest audit-log rows."""
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
     return [
-        {"at": r.at, "actor": r.actor, "action": r.action, "target": f"{r.target_type}:{r.target_id}", "detail": r.detail}
+        {
+            "at": r.at,
+            "actor": r.actor,
+            "action": r.action,
+            "target": f"{r.target_type}:{r.target_id}",
+            "detail": r.detail,
+        }
         for r in rows
     ]

@@ -24,7 +24,9 @@ def _tokens_page(request: Request, principal: Principal, new_token: str | None =
 
 
 @router.get("/account/tokens")
-def tokens_page(request: Request, principal: Annotated[Principal, Depends(require("account.manage"))]) -> Response:
+def tokens_page(
+    request: Request, principal: Annotated[Principal, Depends(require("account.manage"))]
+) -> Response:
     return _tokens_page(request, principal)
 
 

@@ -72,7 +72,9 @@ def groups(request: Request, _principal: Annotated[Principal, Depends(require("g
 
 
 @router.get("/groups/{group_id}", summary="One group: health, daily activity, top speakers")
-def group(request: Request, group_id: str, _principal: Annotated[Principal, Depends(require("groups.view"))]) -> Any:
+def group(
+    request: Request, group_id: str, _principal: Annotated[Principal, Depends(require("groups.view"))]
+) -> Any:
     return web_context(request).data.group(group_id)
 
 
@@ -89,8 +91,12 @@ def members(
     return {"total": total, "page": page, "members": rows}
 
 
-@router.get("/members/{member_id}", summary="One member: profile, groups, orders, messages, CLV and churn risk")
-def member(request: Request, member_id: str, _principal: Annotated[Principal, Depends(require("members.view"))]) -> Any:
+@router.get(
+    "/members/{member_id}", summary="One member: profile, groups, orders, messages, CLV and churn risk"
+)
+def member(
+    request: Request, member_id: str, _principal: Annotated[Principal, Depends(require("members.view"))]
+) -> Any:
     return web_context(request).data.member(member_id)
 
 

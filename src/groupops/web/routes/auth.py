@@ -42,14 +42,25 @@ async def login(
     context = web_context(request)
     address = _client_address(request)
     if context.limiter.blocked(username, address):
-        return render(request, "login.html", None, status_code=429, next=_safe_next(next), error_key="login.too_many")
+        return render(
+            request, "login.html", None, status_code=429, next=_safe_next(next), error_key="login.too_many"
+        )
     with context.workspace.database.session() as session:
         user = authenticate(session, username, password)
-        record_audit(session, username[:64] or "-", "login.success" if user else "login.failure", "user", username[:128], address=address)
+        record_audit(
+            session,
+            username[:64] or "-",
+            "login.success" if user else "login.failure",
+            "user",
+            username[:128],
+            address=address,
+        )
         user_id = None if user is None else user.id
     if user_id is None:
         context.limiter.record_failure(username, address)
-        return render(request, "login.html", None, status_code=401, next=_safe_next(next), error_key="login.failed")
+        return render(
+            request, "login.html", None, status_code=401, next=_safe_next(next), error_key="login.failed"
+        )
     context.limiter.reset(username, address)
     locale = request.session.get("locale")
     request.session.clear()
@@ -59,7 +70,9 @@ async def login(
 
 
 @router.post("/logout")
-async def logout(request: Request, principal: Annotated[Principal, Depends(require("account.manage"))]) -> Response:
+async def logout(
+    request: Request, principal: Annotated[Principal, Depends(require("account.manage"))]
+) -> Response:
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

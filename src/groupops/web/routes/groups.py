@@ -14,7 +14,19 @@ from groupops.web.export import TABLE_FORMATS, table_response
 
 router = APIRouter(include_in_schema=False)
 
-_EXPORT_COLUMNS = ("id", "name", "kind", "members", "messages", "speakers", "active_ratio", "staff_share", "repeated_share", "month", "status")
+_EXPORT_COLUMNS = (
+    "id",
+    "name",
+    "kind",
+    "members",
+    "messages",
+    "speakers",
+    "active_ratio",
+    "staff_share",
+    "repeated_share",
+    "month",
+    "status",
+)
 
 
 @router.get("/groups")
@@ -32,7 +44,11 @@ def groups_export(
     request: Request, fmt: str, principal: Annotated[Principal, Depends(require("data.export"))]
 ) -> Response:
     rows = web_context(request).data.groups()
-    return table_response(fmt, "groups", _EXPORT_COLUMNS, rows) if fmt in TABLE_FORMATS else Response(status_code=404)
+    return (
+        table_response(fmt, "groups", _EXPORT_COLUMNS, rows)
+        if fmt in TABLE_FORMATS
+        else Response(status_code=404)
+    )
 
 
 @router.get("/groups/{group_id}")

@@ -22,4 +22,6 @@ def network_page(
 ) -> Response:
     data = web_context(request).data
     graph = data.network(group or None, days)
-    return render(request, "network.html", principal, graph=graph, group=group, days=days, groups=data.groups())
+    return render(
+        request, "network.html", principal, graph=graph, group=group, days=days, groups=data.groups()
+    )

@@ -14,7 +14,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/")
-def overview(request: Request, principal: Annotated[Principal, Depends(require("overview.view"))]) -> Response:
+def overview(
+    request: Request, principal: Annotated[Principal, Depends(require("overview.view"))]
+) -> Response:
     data = web_context(request).data
     return render(
         request,

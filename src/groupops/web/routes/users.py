@@ -18,17 +18,30 @@ router = APIRouter(include_in_schema=False)
 
 
 def _users_page(
-    request: Request, principal: Principal, status_code: int = 200, error: str | None = None, created: dict[str, str] | None = None
+    request: Request,
+    principal: Principal,
+    status_code: int = 200,
+    error: str | None = None,
+    created: dict[str, str] | None = None,
 ) -> Response:
     with web_context(request).workspace.database.session() as session:
         users = list_users(session)
     return render(
-        request, "users.html", principal, status_code=status_code, users=users, roles=ROLES, error=error, created=created
+        request,
+        "users.html",
+        principal,
+        status_code=status_code,
+        users=users,
+        roles=ROLES,
+        error=error,
+        created=created,
     )
 
 
 @router.get("/admin/users")
-def users_page(request: Request, principal: Annotated[Principal, Depends(require("users.manage"))]) -> Response:
+def users_page(
+    request: Request, principal: Annotated[Principal, Depends(require("users.manage"))]
+) -> Response:
     return _users_page(request, principal)
 
 

@@ -1,0 +1,570 @@
+"""``groupops run``: compute every mart and write it as Parquet under ``settings.marts_dir``.
+
+Layout: ``<marts>/<mart>/month=YYYY-MM/part-<id>.parquet`` for monthly partitioned marts and
+``<marts>/<mart>/part-<id>.parquet`` for whole ones, each listed in ``<mart>/_manifest.json``
+(replaced atomically, like the warehouse), plus ``<marts>/summary.json``: the brand KPIs,
+the goals scorecard and the three-stage funnel, small enough for the web UI to read at once.
+
+Incremental runs: ``_state.json`` keeps, per input table and month, a fingerprint of the
+warehouse files. A partitioned mart recomputes only the months whose own or neighbouring
+input months changed (``MartSpec.inputs``); whole marts are recomputed from the partitioned
+marts (small) every run. ``full=True`` recomputes everything; both give identical marts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from groupops.analytics import funnel as funnels
+from groupops.analytics import goals as goal_module
+from groupops.analytics import marts
+from groupops.analytics.engine import AnalyticsEngine, Facts, open_engine
+from groupops.analytics.kpis import (
+    EPOCH,
+    KpiInputs,
+    KpiReport,
+    KpiScope,
+    data_last_day,
+    day_number_of,
+    kpis_from_inputs,
+)
+from groupops.analytics.retention import cohort_table, monthly_churn
+from groupops.errors import StoreError
+from groupops.store.workspace import Workspace
+
+__all__ = [
+    "PARTITIONED_MARTS",
+    "WHOLE_MARTS",
+    "PipelineResult",
+    "goal_metric_values",
+    "goals_report",
+    "read_mart",
+    "run_pipeline",
+]
+
+_STATE = "_state.json"
+_MANIFEST = "_manifest.json"
+SUMMARY_FILE = "summary.json"
+RETENTION_MAX_MONTHS = 12  # months of offsets kept in the retention cohort mart
+
+
+def _mart_member_activity(facts: Facts) -> ir.Table:
+    return marts.member_daily_activity(facts)
+
+
+def _mart_orders(facts: Facts) -> ir.Table:
+    return marts.orders_attributed(facts, marts.member_daily_activity(facts))
+
+
+def _mart_group_daily(facts: Facts) -> ir.Table:
+    return marts.group_daily_activity(facts)
+
+
+PARTITIONED_MARTS: dict[str, tuple[dict[str, tuple[int, int]], Callable[[Facts], ir.Table]]] = {
+    # name: (input table -> (months before, months after) read for one month, builder)
+    "member_daily_activity": ({"messages": (0, 1)}, _mart_member_activity),
+    "orders_attributed": ({"orders": (0, 0), "messages": (1, 1)}, _mart_orders),
+    "group_daily_activity": ({"messages": (0, 1)}, _mart_group_daily),
+}
+WHOLE_MARTS = (
+    "brand_daily_activity",
+    "group_health",
+    "lifecycle",
+    "retention_cohorts",
+    "monthly_churn",
+    "funnel_steps",
+)
+
+
+@dataclass
+class PipelineResult:
+    """What one run did."""
+
+    engine: str
+    as_of: date | None
+    full: bool
+    recomputed_months: dict[str, list[str]] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+    summary_path: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "engine": self.engine,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "full": self.full,
+            "recomputed_months": self.recomputed_months,
+            "rows": self.rows,
+            "summary": str(self.summary_path) if self.summary_path else None,
+        }
+
+
+# -- state and dirty months ----------------------------------------------------------------
+
+
+def _fingerprints(workspace: Workspace) -> dict[str, dict[str, str]]:
+    """Per table and month, a hash of the committed file list (it changes when files are added)."""
+    result: dict[str, dict[str, str]] = {}
+    for table in ("messages", "membership_changes", "orders", "shop_events"):
+        per_month: dict[str, list[str]] = {}
+        for entry in workspace.warehouse.manifest(table)["files"]:
+            per_month.setdefault(entry["month"], []).append(f"{entry['path']}:{entry['rows']}")
+        result[table] = {
+            month: hashlib.sha256("\n".join(sorted(paths)).encode()).hexdigest()
+            for month, paths in per_month.items()
+        }
+    return result
+
+
+def _shift(month: str, months: int) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    index = year * 12 + number - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _dirty_months(
+    inputs: dict[str, tuple[int, int]], old: dict[str, dict[str, str]], new: dict[str, dict[str, str]]
+) -> set[str]:
+    """Months of a mart whose input months (within before/after) changed since the last run."""
+    dirty: set[str] = set()
+    for table, (before, after) in inputs.items():
+        old_table, new_table = old.get(table, {}), new.get(table, {})
+        for month in set(old_table) | set(new_table):
+            if old_table.get(month) != new_table.get(month):
+                dirty.update(_shift(month, offset) for offset in range(-after, before + 1))
+    return dirty
+
+
+def _input_months(inputs: dict[str, tuple[int, int]], months: set[str]) -> dict[str, set[str] | None]:
+    return {
+        table: {_shift(month, offset) for month in months for offset in range(-before, after + 1)}
+        for table, (before, after) in inputs.items()
+    }
+
+
+# -- writing ---------------------------------------------------------------------------------
+
+
+def _normalise(table: pa.Table) -> pa.Table:
+    """Same types on both engines (int64, float64, date32) and a deterministic row order."""
+    columns, fields = [], []
+    for column_field, column in zip(table.schema, table.columns, strict=True):
+        kind = column_field.type
+        if pa.types.is_integer(kind):
+            column, kind = column.cast(pa.int64()), pa.int64()
+        elif pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            column, kind = column.cast(pa.float64()), pa.float64()
+        elif pa.types.is_large_string(kind):
+            column, kind = column.cast(pa.string()), pa.string()
+        columns.append(column)
+        fields.append(pa.field(column_field.name, kind))
+    result = pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    if "day_number" in result.column_names and "day" not in result.column_names:
+        result = result.append_column("day", result.column("day_number").cast(pa.int32()).cast(pa.date32()))
+    keys = [
+        (name, "ascending")
+        for name, kind in zip(result.column_names, result.schema.types, strict=True)
+        if not pa.types.is_floating(kind)
+    ]
+    return result.sort_by(keys) if keys and result.num_rows else result
+
+
+def _write_atomically(path: Path, table: pa.Table) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    pq.write_table(table, temporary, compression="zstd")
+    os.replace(temporary, path)
+
+
+def _write_json_atomically(path: Path, document: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with temporary.open("w", encoding="utf-8") as handle:
+        json.dump(document, handle, ensure_ascii=False, indent=1, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    if not path.exists():
+        return default
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise StoreError(f"{path} is unreadable: {error}; run with --full") from error
+
+
+def _mart_files(marts_dir: Path, name: str) -> list[Path]:
+    manifest = _read_json(marts_dir / name / _MANIFEST, {"files": []})
+    return [marts_dir / name / entry["path"] for entry in manifest["files"]]
+
+
+def read_mart(marts_dir: Path, name: str) -> pa.Table:
+    """A written mart as one Arrow table (empty when it has no files)."""
+    files = _mart_files(marts_dir, name)
+    if not files:
+        return pa.table({})
+    return pa.concat_tables([pq.read_table(path) for path in files], promote_options="default")
+
+
+def _write_partitions(marts_dir: Path, name: str, table: pa.Table, months: set[str]) -> int:
+    directory = marts_dir / name
+    manifest = _read_json(directory / _MANIFEST, {"files": []})
+    kept = [entry for entry in manifest["files"] if entry["month"] not in months]
+    replaced = [directory / entry["path"] for entry in manifest["files"] if entry["month"] in months]
+    for month in sorted(months):
+        part = table.filter(pc.equal(table.column("month"), month)) if table.num_rows else table
+        if part.num_rows == 0:
+            continue
+        relative = f"month={month}/part-{uuid.uuid4().hex[:12]}.parquet"
+        _write_atomically(directory / relative, part)
+        kept.append({"month": month, "path": relative, "rows": part.num_rows})
+    kept.sort(key=lambda entry: entry["month"])
+    _write_json_atomically(directory / _MANIFEST, {"files": kept})
+    for path in replaced:
+        path.unlink(missing_ok=True)
+    return sum(entry["rows"] for entry in kept)
+
+
+def _write_whole(marts_dir: Path, name: str, table: pa.Table) -> int:
+    directory = marts_dir / name
+    old = _mart_files(marts_dir, name)
+    relative = f"part-{uuid.uuid4().hex[:12]}.parquet"
+    _write_atomically(directory / relative, table)
+    _write_json_atomically(
+        directory / _MANIFEST, {"files": [{"month": None, "path": relative, "rows": table.num_rows}]}
+    )
+    for path in old:
+        path.unlink(missing_ok=True)
+    return table.num_rows
+
+
+# -- the run ---------------------------------------------------------------------------------
+
+
+def _months_present(fingerprints: dict[str, dict[str, str]], inputs: dict[str, tuple[int, int]]) -> set[str]:
+    return {month for table in inputs for month in fingerprints.get(table, {})}
+
+
+def _run_partitioned(
+    engine: AnalyticsEngine,
+    marts_dir: Path,
+    full: bool,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    result: PipelineResult,
+) -> None:
+    for name, (inputs, builder) in PARTITIONED_MARTS.items():
+        present = _months_present(new, inputs)
+        months = present if full else _dirty_months(inputs, old, new) & present
+        stale = (
+            set()
+            if full
+            else {
+                entry["month"] for entry in _read_json(marts_dir / name / _MANIFEST, {"files": []})["files"]
+            }
+            - present
+        )
+        result.recomputed_months[name] = sorted(months)
+        if not months and not stale and (marts_dir / name / _MANIFEST).exists():
+            continue
+        if full:
+            shutil.rmtree(marts_dir / name, ignore_errors=True)
+        facts = engine.facts(None if full else _input_months(inputs, months))
+        expression = builder(facts)
+        if not full:
+            expression = expression.filter(expression.month.isin(sorted(months)))
+        table = (
+            _normalise(engine.to_arrow(expression))
+            if months
+            else pa.table({"month": pa.array([], pa.string())})
+        )
+        result.rows[name] = _write_partitions(marts_dir, name, table, months | stale)
+
+
+def _calendar(engine: AnalyticsEngine, first: date, last: date) -> ir.Table:
+    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+    table = pa.table(
+        {
+            "day_number": pa.array([day_number_of(day) for day in days], pa.int64()),
+            "month": pa.array([day.strftime("%Y-%m") for day in days], pa.string()),
+        }
+    )
+    return engine.table_from_arrow(table)
+
+
+def _stored_inputs(engine: AnalyticsEngine, marts_dir: Path, facts: Facts) -> KpiInputs:
+    """The KPI inputs read back from the written partitioned marts."""
+    activity = engine.read_parquet(
+        _mart_files(marts_dir, "member_daily_activity"), _EMPTY_SCHEMAS["member_daily_activity"]
+    )
+    orders = engine.read_parquet(
+        _mart_files(marts_dir, "orders_attributed"), _EMPTY_SCHEMAS["orders_attributed"]
+    )
+    transitions = engine.materialize(marts.membership_transitions(facts))
+    return KpiInputs(activity=activity, orders=orders, transitions=transitions, group_kinds=facts.group_kinds)
+
+
+_EMPTY_SCHEMAS = {
+    "member_daily_activity": pa.schema(
+        [
+            ("month", pa.string()),
+            ("day_number", pa.int64()),
+            ("group_id", pa.string()),
+            ("member_id", pa.string()),
+            ("interactions", pa.int64()),
+        ]
+    ),
+    "orders_attributed": pa.schema(
+        [
+            ("month", pa.string()),
+            ("day_number", pa.int64()),
+            ("order_id", pa.string()),
+            ("member_id", pa.string()),
+            ("status", pa.string()),
+            ("channel", pa.string()),
+            ("valid", pa.bool_()),
+            ("paid", pa.bool_()),
+            ("amount", pa.float64()),
+            ("refund_amount", pa.float64()),
+            ("net_amount", pa.float64()),
+            ("group_channel", pa.bool_()),
+            ("group_attributed", pa.bool_()),
+        ]
+    ),
+    "group_daily_activity": pa.schema(
+        [
+            ("month", pa.string()),
+            ("day_number", pa.int64()),
+            ("group_id", pa.string()),
+            ("messages", pa.int64()),
+            ("customer_messages", pa.int64()),
+            ("staff_messages", pa.int64()),
+            ("speakers", pa.int64()),
+            ("repeated_messages", pa.int64()),
+        ]
+    ),
+}
+
+
+def _whole_marts(
+    engine: AnalyticsEngine, marts_dir: Path, facts: Facts, inputs: KpiInputs, first: date, last: date
+) -> dict[str, pa.Table]:
+    calendar = _calendar(engine, first, last)
+    group_daily = engine.read_parquet(
+        _mart_files(marts_dir, "group_daily_activity"), _EMPTY_SCHEMAS["group_daily_activity"]
+    )
+    member_days = engine.materialize(marts.active_member_days(inputs.activity, inputs.orders))
+    lifecycle = marts.lifecycle(member_days, "week").union(marts.lifecycle(member_days, "month"))
+    cohorts = (
+        cohort_table(member_days, kind="first_time", period="month", max_periods=RETENTION_MAX_MONTHS)
+        .mutate(kind=ibis.literal("first_time"))
+        .union(
+            cohort_table(
+                member_days, kind="recurring", period="month", max_periods=RETENTION_MAX_MONTHS
+            ).mutate(kind=ibis.literal("recurring"))
+        )
+    )
+    expressions = {
+        "brand_daily_activity": marts.brand_daily_activity(
+            inputs.activity, inputs.orders, inputs.transitions, calendar
+        ),
+        "group_health": marts.group_health(
+            group_daily, inputs.activity, inputs.transitions, facts.group_kinds
+        ),
+        "lifecycle": lifecycle,
+        "retention_cohorts": cohorts,
+        "monthly_churn": monthly_churn(member_days),
+    }
+    tables = {name: _normalise(engine.to_arrow(expression)) for name, expression in expressions.items()}
+    tables["funnel_steps"] = _funnel_table(engine, facts)
+    return tables
+
+
+def _funnel_table(engine: AnalyticsEngine, facts: Facts) -> pa.Table:
+    window = engine.workspace.settings.funnel_window_days
+    rows = []
+    for funnel_name, steps in funnels.FUNNELS.items():
+        events = engine.materialize(funnels.funnel_events(facts, funnel_name))
+        for mode in funnels.FUNNEL_MODES:
+            progress = funnels.member_funnel_progress(events, steps, window_days=window, mode=mode)
+            row = engine.to_arrow(funnels.funnel_step_table(progress, steps, mode)).to_pylist()[0]
+            for step in funnels.steps_from_row(row, steps):
+                rows.append({"funnel": funnel_name, "mode": mode, "window_days": window, **step.to_json()})
+    schema = pa.schema(
+        [
+            ("funnel", pa.string()),
+            ("mode", pa.string()),
+            ("window_days", pa.int64()),
+            ("step", pa.int64()),
+            ("name", pa.string()),
+            ("members", pa.int64()),
+            ("conversion_from_previous", pa.float64()),
+            ("conversion_overall", pa.float64()),
+            ("median_seconds_to_convert", pa.float64()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def goal_metric_values(
+    engine: AnalyticsEngine, facts: Facts, inputs: KpiInputs, report: KpiReport
+) -> dict[str, float | None]:
+    """The current value of every goal metric this module can measure (others stay missing)."""
+    counts, scope = report.counts, report.scope
+    start, end = day_number_of(scope.date_from), day_number_of(scope.date_to)
+    orders = inputs.orders.filter(inputs.orders.valid, inputs.orders.day_number.between(start, end))
+    activity = inputs.activity.filter(inputs.activity.day_number.between(start, end))
+    sales = engine.to_arrow(
+        orders.aggregate(
+            total=orders.amount.sum(),
+            attributed=ibis.ifelse(orders.group_attributed, orders.amount, 0.0).sum(),
+        )
+    ).to_pylist()[0]
+    talk = engine.to_arrow(activity.aggregate(interactions=activity.interactions.sum())).to_pylist()[0]
+    total, attributed = sales["total"] or 0.0, sales["attributed"] or 0.0
+    interactions = talk["interactions"] or 0
+    values: dict[str, float | None] = {
+        name: (float(value) if value is not None else None) for name, value in report.kpis.items()
+    }
+    values["active_ratio"] = counts["active_users"] / counts["members"] if counts["members"] else None
+    values["group_sales_share"] = attributed / total if total else None
+    values["revenue_per_interaction"] = attributed / interactions if interactions else None
+    values["daily_interactions"] = interactions / scope.days
+    values["daily_speakers"] = counts["speaker_days"] / scope.days
+    values.update(_funnel_goal_values(engine, facts, scope))
+    return values
+
+
+def _funnel_goal_values(engine: AnalyticsEngine, facts: Facts, scope: KpiScope) -> dict[str, float | None]:
+    """Two-step conversions of attempts that started in the period and had a full window."""
+    window = engine.workspace.settings.funnel_window_days
+    last = day_number_of(scope.date_to) - window
+    first = last - scope.days + 1
+    pairs = {
+        "follow_to_buy": ("follow_to_buy", ("follow", "buy")),
+        "view_to_favorite": ("shop", ("view", "favorite")),
+        "cart_to_pay": ("shop", ("add_to_cart", "pay")),
+    }
+    values: dict[str, float | None] = {}
+    for metric, (funnel_name, steps) in pairs.items():
+        events = funnels.funnel_events(facts, funnel_name)
+        progress = funnels.member_funnel_progress(
+            events, steps, window_days=window, mode="ordered", first_day=first, last_day=last
+        )
+        row = engine.to_arrow(funnels.funnel_step_table(progress, steps, "ordered")).to_pylist()[0]
+        values[metric] = funnels.steps_from_row(row, steps)[1].conversion_from_previous
+    return values
+
+
+def _first_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
+    days = (
+        inputs.activity.select(day_number=inputs.activity.day_number.cast("int64"))
+        .union(inputs.orders.select(day_number=inputs.orders.day_number.cast("int64")))
+        .union(inputs.transitions.select(day_number=inputs.transitions.day_number.cast("int64")))
+    )
+    value = engine.to_arrow(days.aggregate(first=days.day_number.min())).column("first")[0].as_py()
+    return None if value is None else EPOCH + timedelta(days=int(value))
+
+
+def goals_report(
+    workspace_or_engine: Workspace | AnalyticsEngine,
+    *,
+    as_of: date | None = None,
+    goals_path: Path | None = None,
+) -> dict[str, Any]:
+    """The goals scorecard at ``as_of`` (default: last day with data) as JSON-ready data."""
+    goals = goal_module.load_goals(goals_path)
+    if isinstance(workspace_or_engine, AnalyticsEngine):
+        return _goals_on(workspace_or_engine, goals, as_of)
+    with open_engine(workspace_or_engine) as engine:
+        return _goals_on(engine, goals, as_of)
+
+
+def _goals_on(engine: AnalyticsEngine, goals: list[goal_module.Goal], as_of: date | None) -> dict[str, Any]:
+    facts = engine.facts()
+    inputs = KpiInputs.from_facts(facts, engine)
+    return _scorecard_document(engine, facts, inputs, goals, as_of)
+
+
+def _scorecard_document(
+    engine: AnalyticsEngine,
+    facts: Facts,
+    inputs: KpiInputs,
+    goals: list[goal_module.Goal],
+    as_of: date | None,
+) -> dict[str, Any]:
+    last = as_of or data_last_day(engine, facts) or date.today()
+    first = _first_day(engine, inputs) or last
+    window = engine.workspace.settings.active_window_days
+    scope = KpiScope(date_from=last - timedelta(days=window - 1), date_to=last)
+    report = kpis_from_inputs(engine, inputs, scope, last)
+    values = goal_metric_values(engine, facts, inputs, report)
+    progress = goal_module.scorecard(goals, values, last, first)
+    return {
+        "as_of": last.isoformat(),
+        "metrics": values,
+        "goals": [item.to_json() for item in progress],
+        "kpis": report.to_json(),
+    }
+
+
+def run_pipeline(
+    workspace: Workspace,
+    engine: str | AnalyticsEngine = "duckdb",
+    as_of: date | None = None,
+    full: bool = False,
+) -> PipelineResult:
+    """Compute every mart (incrementally unless ``full``) and the summary; return what was done."""
+    if isinstance(engine, AnalyticsEngine):
+        return _run_on(engine, as_of, full)
+    with open_engine(workspace, engine) as opened:
+        return _run_on(opened, as_of, full)
+
+
+def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> PipelineResult:
+    workspace = engine.workspace
+    marts_dir = workspace.settings.marts_dir
+    marts_dir.mkdir(parents=True, exist_ok=True)
+    state = _read_json(marts_dir / _STATE, {})
+    new = _fingerprints(workspace)
+    full = full or state.get("timezone") != engine.timezone
+    result = PipelineResult(engine=engine.name, as_of=None, full=full)
+    _run_partitioned(engine, marts_dir, full, state.get("fingerprints", {}), new, result)
+    facts = engine.facts()
+    inputs = _stored_inputs(engine, marts_dir, facts)
+    last = as_of or data_last_day(engine, facts)
+    first = _first_day(engine, inputs)
+    result.as_of = last
+    if last is not None and first is not None:
+        for name, table in _whole_marts(engine, marts_dir, facts, inputs, min(first, last), last).items():
+            result.rows[name] = _write_whole(marts_dir, name, table)
+        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), last)
+        document["engine"] = engine.name
+        stages = funnels.awareness_funnel(engine, _summary_scope(document), inputs=inputs)
+        document["awareness_funnel"] = stages.to_json()
+        document["marts"] = dict(result.rows)
+        _write_json_atomically(marts_dir / SUMMARY_FILE, document)
+        result.summary_path = marts_dir / SUMMARY_FILE
+    _write_json_atomically(marts_dir / _STATE, {"timezone": engine.timezone, "fingerprints": new})
+    return result
+
+
+def _summary_scope(document: dict[str, Any]) -> KpiScope:
+    scope = document["kpis"]["scope"]
+    return KpiScope(date_from=date.fromisoformat(scope["from"]), date_to=date.fromisoformat(scope["to"]))
