@@ -63,7 +63,9 @@ def _prepare(data: Path) -> tuple[str, str, str]:
 
 def _serve(data: Path) -> tuple[uvicorn.Server, str]:
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(data=data)), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(Settings(data=data)), host="127.0.0.1", port=port, log_level="error")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
@@ -106,16 +108,32 @@ def _percentiles(values: list[float]) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, help="demo data directory (default: build one with groupops demo)")
-    parser.add_argument("--members", type=int, default=1500, help="members of the demo built when --data is not given")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", type=Path, help="demo data directory (default: build one with groupops demo)"
+    )
+    parser.add_argument(
+        "--members", type=int, default=1500, help="members of the demo built when --data is not given"
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="load duration per route")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients")
     arguments = parser.parse_args()
     data = arguments.data
     if data is None:
         data = Path(tempfile.mkdtemp(prefix="groupops-bench-")) / "data"
-        command = [sys.executable, "-m", "groupops", "demo", "--members", str(arguments.members), "--data", str(data), "--json"]
+        command = [
+            sys.executable,
+            "-m",
+            "groupops",
+            "demo",
+            "--members",
+            str(arguments.members),
+            "--data",
+            str(data),
+            "--json",
+        ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     token, group_id, member_id = _prepare(data)
     server, base = _serve(data)
@@ -141,7 +159,9 @@ def main() -> None:
         p50, p95, p99 = _percentiles(timings)
         baseline_p95 = baseline_p95 or p95
         verdict = "" if name.startswith("static") else ("  ok" if p95 < 200 else "  over 200 ms target")
-        print(f"{name:<24}{len(timings):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{p95 / baseline_p95:>13.1f}x{verdict}")
+        print(
+            f"{name:<24}{len(timings):>9}{p50:>9.1f}{p95:>9.1f}{p99:>9.1f}{p95 / baseline_p95:>13.1f}x{verdict}"
+        )
     server.should_exit = True
 
 

@@ -26,7 +26,13 @@ from groupops.store.workspace import Workspace
 from groupops.web import create_app
 
 CHROMIUM = os.environ.get("GROUPOPS_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 PASSWORD = "screenshot-password-1"
 
 
@@ -36,7 +42,9 @@ def _targets(data: Path) -> list[tuple[str, str]]:
         if session.scalar(select(User).where(User.name == "screenshots")) is None:
             create_user(session, "screenshots", "manager", PASSWORD, actor="screenshots")
         group_id = session.scalars(select(Group.id).order_by(Group.id)).first()
-        member_id = session.scalars(select(GroupMembership.member_id).where(GroupMembership.group_id == group_id)).first()
+        member_id = session.scalars(
+            select(GroupMembership.member_id).where(GroupMembership.group_id == group_id)
+        ).first()
     workspace.close()
     return [
         ("overview", "/"),
@@ -50,7 +58,9 @@ def _targets(data: Path) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=Path("groupops-data"), help="demo data directory")
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"), help="output folder")
     parser.add_argument("--locale", default="zh-CN", choices=["zh-CN", "en"], help="interface language")
@@ -61,7 +71,11 @@ def main() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(data=arguments.data)), host="127.0.0.1", port=port, log_level="error"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(Settings(data=arguments.data)), host="127.0.0.1", port=port, log_level="error"
+        )
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)

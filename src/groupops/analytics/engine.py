@@ -195,6 +195,7 @@ def _quiet_engine_warnings() -> Iterator[None]:
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*future.infer_string.*")
         warnings.filterwarnings("ignore", message=".*PySpark.*", category=FutureWarning)
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark.*")
         yield

@@ -14,6 +14,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from groupops.analytics.engine import AnalyticsEngine, Facts, open_engine
 from groupops.analytics.marts import (
@@ -309,7 +310,7 @@ def _stack(parts: list[ir.Table]) -> ir.Table:
 
 def _scope_groups(inputs: KpiInputs, scope: KpiScope) -> ir.Table | None:
     if scope.group:
-        return ibis.memtable({"group_id": [scope.group]})
+        return ibis.memtable(pa.table({"group_id": pa.array([scope.group], pa.string())}))
     if scope.group_kind:
         kinds = inputs.group_kinds
         return kinds.filter(kinds.kind == scope.group_kind).select("group_id")

@@ -18,6 +18,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from groupops.analytics.engine import AnalyticsEngine, open_engine
 from groupops.analytics.kpis import EPOCH, KpiInputs
@@ -54,7 +55,7 @@ def member_periods(member_days: ir.Table, period: str) -> ir.Table:
 
 
 def _offsets(max_periods: int) -> ir.Table:
-    return ibis.memtable({"offset": list(range(max_periods + 1))}, schema={"offset": "int64"})
+    return ibis.memtable(pa.table({"offset": pa.array(range(max_periods + 1), pa.int64())}))
 
 
 def cohort_table(member_days: ir.Table, *, kind: str, period: str, max_periods: int) -> ir.Table:

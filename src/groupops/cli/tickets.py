@@ -1,4 +1,4 @@
-"""``groupops tickets`` and ``groupops incidents``: the CS queue, SLA compliance and 舆情 from the archive."""
+"""``groupops tickets``, ``incidents`` and ``health``: CS queue and SLAs, 舆情, sentiment and homogeneity."""
 
 from __future__ import annotations
 
@@ -80,6 +80,34 @@ def incidents_command(
     console.print(table)
 
 
+def health_command(
+    refresh: RefreshOption = True, data: DataOption = None, json_output: JsonOption = False
+) -> None:
+    """Daily sentiment index (brand and groups) and the share of repeated promotions per group and week."""
+    from groupops.ops.group_health import group_health_report
+    from groupops.ops.labels import label_new_messages
+
+    workspace = Workspace(settings_for(data))
+    with fail_on_errors():
+        if refresh:
+            label_new_messages(workspace.warehouse)
+        report = group_health_report(workspace)
+    if json_output:
+        emit_json(report)
+        return
+    table = Table(title="Brand sentiment, last 14 days")
+    for column in ("day", "messages", "mean score", "negative", "7-day trend"):
+        table.add_column(column)
+    for row in report["sentiment_brand"][-14:]:
+        table.add_row(
+            str(row["day"]), str(row["messages"]), f"{row['mean_score']:+.2f}", _percent(row["negative_share"]),
+            f"{row['trend_7d']:+.2f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(f"Repeated promotions (plan baseline 65%): {_percent(report['repeated_promotion_share'])}")
+
+
 def register(app: typer.Typer) -> None:
     app.command("tickets")(tickets_command)
     app.command("incidents")(incidents_command)
+    app.command("health")(health_command)

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from groupops.analytics import churn, clv, recommend
 from groupops.errors import GroupOpsError, NotFoundError
@@ -247,7 +248,8 @@ def _churn_section(
     cutoffs = (as_of_day - pd.Timedelta(days=2 * horizon), as_of_day - pd.Timedelta(days=horizon))
     report: dict[str, Any] = {}
     try:
-        model, report = _churn_evaluation(workspace, activity, cutoffs, horizon)
+        with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP threads thrash on a busy machine
+            model, report = _churn_evaluation(workspace, activity, cutoffs, horizon)
         features, _ = _churn_frame(activity, profiles, as_of_day, None)
         predicted = churn.predict_churn_risk(model, features)
         risk = pd.DataFrame(

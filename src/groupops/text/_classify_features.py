@@ -25,6 +25,7 @@ NEGATED_PREFIX = "¬"
 _CLAUSE_BREAKS = frozenset(",，。.!！?？;；~～、…")
 _NEGATION_WINDOW = 3
 _DENSE_WEIGHT = 1.0
+_ENOUGH_FOR_MIN_DF = 50
 
 DENSE_FEATURE_NAMES: tuple[str, ...] = (
     "lexicon_positive",
@@ -140,7 +141,8 @@ class MessageFeaturizer:
         self._words = TfidfVectorizer(analyzer=_identity, min_df=1, sublinear_tf=True, dtype=np.float64)
 
     def fit(self, analyses: Sequence[MessageAnalysis]) -> MessageFeaturizer:
-        """Learn the n-gram and word vocabularies."""
+        """Learn the n-gram and word vocabularies (rare n-grams dropped once there is data)."""
+        self._characters.set_params(min_df=2 if len(analyses) >= _ENOUGH_FOR_MIN_DF else 1)
         self._characters.fit([analysis.normalised for analysis in analyses])
         self._words.fit([analysis.marked_tokens for analysis in analyses])
         return self

@@ -2,6 +2,7 @@
 
 from groupops.store.models.base import Base, UTCDateTime, utc_now
 from groupops.store.models.bot import OutboxItem as OutboxItem  # registers the bot tables
+from groupops.store.models.content import ContentItem, ContentTransition
 from groupops.store.models.core import (
     GROUP_KINDS,
     ROLES,
@@ -14,7 +15,6 @@ from groupops.store.models.core import (
     Staff,
     User,
 )
-from groupops.store.models.content import ContentItem, ContentTransition
 from groupops.store.models.ops import Alert, Incident, Task, Ticket
 from groupops.store.models.web import ApiToken as ApiToken
 
