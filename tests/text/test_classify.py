@@ -67,7 +67,13 @@ def test_labels_are_a_frozen_dataclass_with_the_contract_fields() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["一点都不起球", "没有色差，和图片一样", "洗了几次都不会缩水", "不贵，性价比很高", "一点也不扎 敏感肌也能穿"],
+    [
+        "一点都不起球",
+        "没有色差，和图片一样",
+        "洗了几次都不会缩水",
+        "不贵，性价比很高",
+        "一点也不扎 敏感肌也能穿",
+    ],
 )
 def test_negated_defects_are_not_complaints(text: str) -> None:
     labels = classify_message(text)
@@ -76,7 +82,9 @@ def test_negated_defects_are_not_complaints(text: str) -> None:
     assert labels.score >= 1 / 3
 
 
-@pytest.mark.parametrize("text", ["不是很满意", "款式还行但是做工太粗糙", "等了一周还没到", "颜色好看，就是有点起球"])
+@pytest.mark.parametrize(
+    "text", ["不是很满意", "款式还行但是做工太粗糙", "等了一周还没到", "颜色好看，就是有点起球"]
+)
 def test_complaints_including_contrast_and_negated_praise(text: str) -> None:
     labels = classify_message(text)
     assert labels.complaint
@@ -84,7 +92,9 @@ def test_complaints_including_contrast_and_negated_praise(text: str) -> None:
     assert labels.score <= -1 / 3
 
 
-@pytest.mark.parametrize("text", ["这个有S码吗", "什么时候发货", "请问可以机洗吗", "能发顺丰吗", "這件有XL嗎"])
+@pytest.mark.parametrize(
+    "text", ["这个有S码吗", "什么时候发货", "请问可以机洗吗", "能发顺丰吗", "這件有XL嗎"]
+)
 def test_questions_without_and_with_question_marks(text: str) -> None:
     assert classify_message(text).question
 
@@ -188,7 +198,10 @@ def test_operator_corrections_train_and_override(tmp_path: Path) -> None:
         ('["a list"]', "JSON object"),
         ('{"text": "x", "sentiment": "angry", "complaint": true, "question": false}', "sentiment must be"),
         ('{"text": "x", "sentiment": "neutral", "complaint": "yes", "question": false}', "true or false"),
-        ('{"text": "x", "sentiment": "neutral", "complaint": true, "question": false, "intents": ["vip"]}', "unknown"),
+        (
+            '{"text": "x", "sentiment": "neutral", "complaint": true, "question": false, "intents": ["vip"]}',
+            "unknown",
+        ),
     ],
 )
 def test_malformed_corrections_name_the_line(tmp_path: Path, line: str, message: str) -> None:

@@ -196,6 +196,7 @@ def _quiet_engine_warnings() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*fetch_arrow_table.*", category=DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+        warnings.filterwarnings("ignore", message=".*copy keyword is deprecated.*")
         warnings.filterwarnings("ignore", message=".*PySpark.*", category=FutureWarning)
         warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark.*")
         yield
@@ -314,10 +315,20 @@ class SparkEngine(AnalyticsEngine):
         frame.createOrReplaceTempView(name)
         return self._connection.table(name)
 
+    def _frame(self, expression: ir.Table) -> Any:
+        """The Spark DataFrame of an Ibis expression (in-memory tables registered first)."""
+        self._connection._run_pre_execute_hooks(expression)
+        return self._session.sql(str(self._connection.compile(expression)))
+
+    def to_arrow(self, expression: ir.Table) -> pa.Table:
+        """Straight to Arrow (``DataFrame.toArrow``), without the pandas round trip."""
+        with _quiet_engine_warnings():
+            return self._frame(expression).toArrow()
+
     def materialize(self, expression: ir.Table) -> ir.Table:
         name = self._next_name("kept")
         with _quiet_engine_warnings():
-            frame = self._session.sql(str(self._connection.compile(expression)))
+            frame = self._frame(expression)
             frame.cache().createOrReplaceTempView(name)
             self._cached.append(frame)
             return self._connection.table(name)

@@ -541,7 +541,7 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
     workspace = engine.workspace
     marts_dir = workspace.settings.marts_dir
     marts_dir.mkdir(parents=True, exist_ok=True)
-    state = _read_json(marts_dir / _STATE, {})
+    state = {} if full else _read_json(marts_dir / _STATE, {})
     new = _fingerprints(workspace)
     full = full or state.get("timezone") != engine.timezone
     result = PipelineResult(engine=engine.name, as_of=None, full=full)

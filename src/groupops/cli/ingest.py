@@ -56,6 +56,15 @@ def ingest_command(
     mapping: Annotated[
         Path | None, typer.Option("--mapping", help="YAML column mapping for any other layout.", exists=True)
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="Source option KEY=VALUE (repeatable), e.g. group_kind=distributor for wecom-groups, "
+            "staff=wxid_a,wxid_b or group_name=… for memotrace.",
+        ),
+    ] = None,
     data: DataOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -63,7 +72,12 @@ def ingest_command(
     if kind not in sources():
         raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(sorted(sources()))}")
     workspace = Workspace(settings_for(data))
-    options = {"preset": preset, "mapping": mapping}
+    options: dict[str, object] = {"preset": preset, "mapping": mapping}
+    for item in option or []:
+        key, separator, value = item.partition("=")
+        if not separator or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--option")
+        options[key.strip()] = value.strip()
     with fail_on_errors(), byte_progress(f"ingest {kind}", _total_bytes(paths), not json_output) as advance:
         report = ingest_files(kind, paths, workspace, options=options, progress=advance)
     if json_output:

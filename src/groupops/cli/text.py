@@ -17,7 +17,9 @@ text_app = typer.Typer(name="text", help="Classify group messages: sentiment, co
 
 FileArgument = Annotated[
     str | None,
-    typer.Argument(help="Text file with one message per line; '-' or nothing reads stdin.", show_default=False),
+    typer.Argument(
+        help="Text file with one message per line; '-' or nothing reads stdin.", show_default=False
+    ),
 ]
 CorrectionsOption = Annotated[
     Path | None,

@@ -424,6 +424,8 @@ _CURRENCY = re.compile(r"(?i)^(?:cny|rmb|usd|[¥￥$])|(?:元|cny|rmb)$")
 
 def parse_money(value: Cell, column: str, *, allow_negative: bool = False) -> float | None:
     """Yuan from ``'¥1,299.00'``, ``'1299'``, ``'1,299.5'`` or a number; empty gives ``None``."""
+    if type(value) is str and _MONEY_TEXT.fullmatch(value):  # the common case: a plain number
+        return float(value)
     if isinstance(value, bool):
         raise RecordError(f"column {column!r}: {_show(value)} is not an amount of money")
     if isinstance(value, int | float):
@@ -548,9 +550,14 @@ def check_store_values(
             raise RecordError(f"column {label!r}: longer than {length} characters ({len(value)})")
 
 
-@lru_cache(maxsize=64)
+_COLUMN_LENGTHS: dict[str, dict[str, int | None]] = {}
+
+
 def _column_lengths(model: type[Any]) -> dict[str, int | None]:
-    return {column.name: getattr(column.type, "length", None) for column in model.__table__.columns}
+    table = model.__table__
+    if table.name not in _COLUMN_LENGTHS:
+        _COLUMN_LENGTHS[table.name] = {c.name: getattr(c.type, "length", None) for c in table.columns}
+    return _COLUMN_LENGTHS[table.name]
 
 
 @dataclass

@@ -63,6 +63,8 @@ PROFILE_CHURN_FEATURES = (
 """Profile columns added to the activity features of the churn model."""
 
 _RECOMMENDATIONS_KEPT = 5
+_MIN_CLV_BUYERS = 20  # fewer buyers than this give no stable BG/NBD fit
+_MIN_CHURN_MEMBERS = 30  # members known at the training cut-off
 _HIT_RATE_K = 10
 
 
@@ -165,6 +167,11 @@ def _clv_section(
     if transactions.empty:
         return pd.DataFrame(columns=columns), {**report, "error": "no purchases"}
     rfm = clv.rfm_from_transactions(transactions, "member_id", "timestamp", "amount", as_of_day, "W")
+    if len(rfm) < _MIN_CLV_BUYERS:
+        return pd.DataFrame(columns=columns), {
+            **report,
+            "error": f"{len(rfm)} buyers: too few to fit (need {_MIN_CLV_BUYERS})",
+        }
     try:
         fitted = clv.fit_clv_models(rfm)
         values = clv.customer_value_table(fitted, rfm, horizon_days=90, clv_horizon_days=365)
@@ -191,7 +198,7 @@ def _churn_frame(
 ) -> tuple[pd.DataFrame, pd.Series | None]:
     """Activity features + profile features at ``cutoff`` (and labels of the next ``horizon`` days)."""
     features = churn.churn_features(activity, cutoff, amount_col="amount")
-    extra = profiles.set_index("member_id")[list(PROFILE_CHURN_FEATURES)].astype(np.float64)
+    extra = profiles.set_index("member_id")[list(PROFILE_CHURN_FEATURES)].astype(np.float64).fillna(0.0)
     features = features.join(extra, how="left")
     if horizon is None:
         return features, None
@@ -247,7 +254,12 @@ def _churn_section(
     horizon = min(workspace.settings.churn_window_days, max(7, history_days // 3))
     cutoffs = (as_of_day - pd.Timedelta(days=2 * horizon), as_of_day - pd.Timedelta(days=horizon))
     report: dict[str, Any] = {}
+    known = activity.loc[activity["timestamp"] <= cutoffs[0], "member_id"].nunique()
     try:
+        if known < _MIN_CHURN_MEMBERS:
+            raise GroupOpsError(
+                f"{known} members at the training cut-off: too few to learn churn (need {_MIN_CHURN_MEMBERS})"
+            )
         with threadpool_limits(limits=1, user_api="openmp"):  # OpenMP threads thrash on a busy machine
             model, report = _churn_evaluation(workspace, activity, cutoffs, horizon)
         features, _ = _churn_frame(activity, profiles, as_of_day, None)

@@ -27,7 +27,9 @@ class QuestionCues:
     @property
     def looks_like_question(self) -> bool:
         """A plain rule verdict: some question cue and no rhetorical cue."""
-        cued = self.question_mark or self.final_particle or self.interrogatives or self.requests or self.patterns
+        cued = (
+            self.question_mark or self.final_particle or self.interrogatives or self.requests or self.patterns
+        )
         return bool(cued) and not self.rhetorical
 
 

@@ -95,7 +95,14 @@ def append_training_example(path: Path, example: TrainingExample) -> None:
         handle.write(json.dumps(example.as_dict(), ensure_ascii=False) + "\n")
 
 
-def builtin_training_examples(splits: Iterable[Literal["train", "test"]] = ("train", "test")) -> list[TrainingExample]:
+SPLITS = ("train", "test")
+
+
+def builtin_training_examples(splits: Iterable[str] = SPLITS) -> list[TrainingExample]:
     """The shipped labelled messages: ``train`` (70 %) and the held-out ``test`` split (30 %)."""
+    chosen = list(splits)
+    unknown = set(chosen) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"unknown splits {sorted(unknown)}; the shipped splits are {SPLITS}")
     folder = classify_data_directory()
-    return [example for split in splits for example in load_training_examples(folder / f"{split}.jsonl")]
+    return [example for split in chosen for example in load_training_examples(folder / f"{split}.jsonl")]

@@ -62,6 +62,7 @@ class MessageAnalysis:
     normalised: str
     marked_tokens: tuple[str, ...]
     dense: np.ndarray
+    spam: bool
 
 
 def marked_tokens(tokens: Sequence[str], lexicon: ClassifierLexicon) -> list[str]:
@@ -87,7 +88,9 @@ def _capped(value: float, cap: float) -> float:
     return min(value, cap) / cap
 
 
-def _dense_features(normalised: str, tokens: Sequence[str], lexicon: ClassifierLexicon) -> np.ndarray:
+def _dense_features(
+    normalised: str, tokens: Sequence[str], lexicon: ClassifierLexicon, spam_score: float
+) -> np.ndarray:
     sentiment = lexicon_sentiment(tokens, lexicon)
     cues = question_cues(normalised, lexicon)
     complaints = complaint_cue_count(normalised, lexicon)
@@ -114,17 +117,21 @@ def _dense_features(normalised: str, tokens: Sequence[str], lexicon: ClassifierL
         float(cues.rhetorical > 0 and sentiment.negative > 0 and not sentiment.negated_negative),
         _capped(math.log1p(len(normalised)), 5.0),
         float(len(normalised) <= 3),
-        min(detect_spam(normalised).score, 2.0) / 2.0,
+        min(spam_score, 2.0) / 2.0,
     ]
     values.extend(_capped(lexicon.intents[intent].count(normalised), 3.0) for intent in INTENT_IDS)
     return np.asarray(values, dtype=np.float64)
 
 
-def analyse_message(normalised: str, tokenizer: MessageTokenizer, lexicon: ClassifierLexicon) -> MessageAnalysis:
+def analyse_message(
+    normalised: str, tokenizer: MessageTokenizer, lexicon: ClassifierLexicon
+) -> MessageAnalysis:
     """Tokens, negation marks and rule features of one normalised message."""
     clipped = normalised[:ANALYSED_CHARACTERS]
     tokens = tokenizer.tokens(clipped)
-    return MessageAnalysis(clipped, tuple(marked_tokens(tokens, lexicon)), _dense_features(clipped, tokens, lexicon))
+    spam = detect_spam(clipped)
+    dense = _dense_features(clipped, tokens, lexicon, spam.score)
+    return MessageAnalysis(clipped, tuple(marked_tokens(tokens, lexicon)), dense, spam.is_spam)
 
 
 def _identity(tokens: Sequence[str]) -> Sequence[str]:
@@ -136,7 +143,12 @@ class MessageFeaturizer:
 
     def __init__(self, character_ngrams: tuple[int, int] = (1, 3)) -> None:
         self._characters = TfidfVectorizer(
-            analyzer="char", ngram_range=character_ngrams, min_df=2, sublinear_tf=True, lowercase=False, dtype=np.float64
+            analyzer="char",
+            ngram_range=character_ngrams,
+            min_df=2,
+            sublinear_tf=True,
+            lowercase=False,
+            dtype=np.float64,
         )
         self._words = TfidfVectorizer(analyzer=_identity, min_df=1, sublinear_tf=True, dtype=np.float64)
 

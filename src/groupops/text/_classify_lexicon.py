@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import ahocorasick_rs
 import yaml
 
 from groupops.errors import ConfigurationError
@@ -18,6 +19,7 @@ __all__ = [
     "ClassifierLexicon",
     "CueSet",
     "SpamLexicon",
+    "TermFinder",
     "classify_data_directory",
     "default_classifier_lexicon",
     "default_spam_lexicon",
@@ -41,17 +43,43 @@ INTENT_IDS: tuple[str, ...] = (
 """The intent ids, in the order they are reported."""
 
 
+class TermFinder:
+    """Which of many fixed terms occur in a text, in one Aho-Corasick pass."""
+
+    def __init__(self, terms: tuple[str, ...]) -> None:
+        self.terms = tuple(dict.fromkeys(term for term in terms if term))
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(self.terms, matchkind=ahocorasick_rs.MatchKind.Standard)
+            if self.terms
+            else None
+        )
+
+    def found(self, text: str) -> list[str]:
+        """The distinct terms occurring in ``text``, in term order."""
+        if self._automaton is None or not text:
+            return []
+        indexes = {
+            index for index, _start, _end in self._automaton.find_matches_as_indexes(text, overlapping=True)
+        }
+        return [self.terms[index] for index in sorted(indexes)]
+
+
 @dataclass(frozen=True, slots=True)
 class CueSet:
     """Substrings and compiled regular expressions that signal one thing."""
 
     substrings: tuple[str, ...]
     patterns: tuple[re.Pattern[str], ...]
+    finder: TermFinder
 
     def count(self, text: str) -> int:
         """How many of the cues occur in ``text`` (each cue counted once)."""
-        found = sum(1 for cue in self.substrings if cue in text)
+        found = len(self.finder.found(text))
         return found + sum(1 for pattern in self.patterns if pattern.search(text))
+
+
+def _cues(substrings: tuple[str, ...], patterns: tuple[re.Pattern[str], ...] = ()) -> CueSet:
+    return CueSet(substrings, patterns, TermFinder(substrings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +114,9 @@ class ClassifierLexicon:
     def vocabulary(self) -> set[str]:
         """Every multi-character word the tokenizer should keep whole."""
         words = set(self.positive) | set(self.negative) | set(self.fixed_phrases) | set(self.negators)
-        words |= set(self.intensifiers) | set(self.diminishers) | self.contrast_markers | self.concession_markers
+        words |= (
+            set(self.intensifiers) | set(self.diminishers) | self.contrast_markers | self.concession_markers
+        )
         return {word for word in words if len(word) > 1}
 
 
@@ -94,11 +124,11 @@ class ClassifierLexicon:
 class SpamLexicon:
     """Cue lists of spam and hard-ad detection."""
 
-    strong_contact: tuple[str, ...]
-    weak_contact: tuple[str, ...]
-    qr_code: tuple[str, ...]
-    hard_ad: tuple[str, ...]
-    promotion: tuple[str, ...]
+    strong_contact: TermFinder
+    weak_contact: TermFinder
+    qr_code: TermFinder
+    hard_ad: TermFinder
+    promotion: TermFinder
 
 
 def classify_data_directory() -> Path:
@@ -141,7 +171,7 @@ def _cue_set(section: Any, name: str) -> CueSet:
         patterns = tuple(re.compile(str(pattern)) for pattern in section.get("patterns") or ())
     except re.error as error:
         raise ConfigurationError(f"cue section {name!r} has a bad pattern: {error}") from error
-    return CueSet(_words(section.get("substrings"), name), patterns)
+    return _cues(_words(section.get("substrings"), name), patterns)
 
 
 def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
@@ -168,9 +198,9 @@ def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
         concession_weight=float(sentiment.get("concession_weight", 0.5)),
         emoji=_weights(sentiment.get("emoji") or {}, "emoji"),
         question_final_particles=frozenset(_words(question.get("final_particles"), "final_particles")),
-        question_interrogatives=CueSet(_words(question.get("interrogatives"), "interrogatives"), ()),
+        question_interrogatives=_cues(_words(question.get("interrogatives"), "interrogatives")),
         question_not_interrogative=_words(question.get("not_interrogative"), "not_interrogative"),
-        question_requests=CueSet(_words(question.get("requests"), "requests"), ()),
+        question_requests=_cues(_words(question.get("requests"), "requests")),
         question_patterns=_cue_set({"patterns": question.get("patterns")}, "question.patterns"),
         rhetorical=_cue_set(cues.get("rhetorical"), "rhetorical"),
         complaint=_cue_set(cues.get("complaint"), "complaint"),
@@ -185,11 +215,11 @@ def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:
     if not isinstance(contact, dict):
         raise ConfigurationError("spam.yaml: 'contact_request' must have 'strong' and 'weak' lists")
     return SpamLexicon(
-        strong_contact=_words(contact.get("strong"), "contact_request.strong"),
-        weak_contact=_words(contact.get("weak"), "contact_request.weak"),
-        qr_code=_words(data.get("qr_code"), "qr_code"),
-        hard_ad=_words(data.get("hard_ad"), "hard_ad"),
-        promotion=_words(data.get("promotion"), "promotion"),
+        strong_contact=TermFinder(_words(contact.get("strong"), "contact_request.strong")),
+        weak_contact=TermFinder(_words(contact.get("weak"), "contact_request.weak")),
+        qr_code=TermFinder(_words(data.get("qr_code"), "qr_code")),
+        hard_ad=TermFinder(_words(data.get("hard_ad"), "hard_ad")),
+        promotion=TermFinder(_words(data.get("promotion"), "promotion")),
     )
 
 

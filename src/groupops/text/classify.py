@@ -30,10 +30,9 @@ from groupops.text._classify_examples import (
     builtin_training_examples,
     load_training_examples,
 )
-from groupops.text._classify_features import MessageAnalysis, MessageFeaturizer, analyse_message
+from groupops.text._classify_features import MessageFeaturizer, analyse_message
 from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon, default_classifier_lexicon
 from groupops.text._classify_tokens import MessageTokenizer, default_message_tokenizer, normalise_message
-from groupops.text.hygiene import detect_spam
 
 __all__ = [
     "INTENT_IDS",
@@ -156,11 +155,16 @@ class MessageClassifier:
                 results[text] = _labels_from_example(text, correction)
                 continue
             intents = tuple(intent for intent in INTENT_IDS if flags[intent][row])
-            if "spam_ad" not in intents and detect_spam(text).is_spam:
+            if "spam_ad" not in intents and analyses[row].spam:
                 intents = (*intents, "spam_ad")
             label, score = _sentiment_and_score(sentiment[row], bool(flags["complaint"][row]))
             results[text] = MessageLabels(
-                text, label, round(score, 3), bool(flags["complaint"][row]), bool(flags["question"][row]), intents
+                text,
+                label,
+                round(score, 3),
+                bool(flags["complaint"][row]),
+                bool(flags["question"][row]),
+                intents,
             )
         return results
 
@@ -180,7 +184,9 @@ class MessageClassifier:
 
 
 def _relabelled(labels: MessageLabels, original: str) -> MessageLabels:
-    return MessageLabels(original, labels.sentiment, labels.score, labels.complaint, labels.question, labels.intents)
+    return MessageLabels(
+        original, labels.sentiment, labels.score, labels.complaint, labels.question, labels.intents
+    )
 
 
 def _labels_from_example(text: str, example: TrainingExample) -> MessageLabels:
@@ -190,7 +196,9 @@ def _labels_from_example(text: str, example: TrainingExample) -> MessageLabels:
 
 def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
     targets = {
-        f"sentiment:{sentiment}": np.array([example.sentiment == sentiment for example in examples], dtype=int)
+        f"sentiment:{sentiment}": np.array(
+            [example.sentiment == sentiment for example in examples], dtype=int
+        )
         for sentiment in SENTIMENTS
     }
     targets |= {
@@ -202,7 +210,9 @@ def _targets(examples: Sequence[TrainingExample]) -> dict[str, np.ndarray]:
     return targets
 
 
-def _fit_model(name: str, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray) -> LogisticRegression:
+def _fit_model(
+    name: str, matrix: sparse.csr_matrix, target: np.ndarray, weights: np.ndarray
+) -> LogisticRegression:
     balanced = None if name in _UNBALANCED else "balanced"
     model = LogisticRegression(C=4.0, solver="liblinear", max_iter=1000, class_weight=balanced)
     if len(np.unique(target)) == 1:  # a label nobody used: a constant model
@@ -221,7 +231,7 @@ def train_classifier(
     corrections = list(extra_examples)
     if corrections_path is not None:
         corrections.extend(load_training_examples(corrections_path))
-    base = builtin_training_examples(builtin_splits) if include_builtin else []  # type: ignore[arg-type]
+    base = builtin_training_examples(builtin_splits) if include_builtin else []
     examples = base + corrections
     if not examples:
         raise InputFormatError("no training examples: include the built-in ones or give corrections")
@@ -255,7 +265,9 @@ def classify_messages(texts: Iterable[str]) -> list[MessageLabels]:
     return default_classifier().classify_many(texts)
 
 
-def evaluate_classifier(classifier: MessageClassifier, examples: Sequence[TrainingExample]) -> list[LabelScores]:
+def evaluate_classifier(
+    classifier: MessageClassifier, examples: Sequence[TrainingExample]
+) -> list[LabelScores]:
     """Per-label precision, recall and F1 of ``classifier`` on labelled ``examples``."""
     predicted = classifier.classify_many([example.text for example in examples])
     pairs: dict[str, tuple[list[bool], list[bool]]] = {
@@ -268,7 +280,10 @@ def evaluate_classifier(classifier: MessageClassifier, examples: Sequence[Traini
             [p.sentiment == sentiment for p in predicted],
         )
     for intent in INTENT_IDS:
-        pairs[f"intent:{intent}"] = ([intent in e.intents for e in examples], [intent in p.intents for p in predicted])
+        pairs[f"intent:{intent}"] = (
+            [intent in e.intents for e in examples],
+            [intent in p.intents for p in predicted],
+        )
     return [_label_scores(label, truth, guess) for label, (truth, guess) in pairs.items()]
 
 

@@ -58,8 +58,17 @@ _CONTACT_ID = re.compile(
     r"(?:微信号?|weixin|v信|威信|薇信|vx|wx|加v|\+v|qq|加q)[:：\s]*([a-z][-_a-z0-9]{5,19}|[0-9]{5,11})"
 )
 _PHONE = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+_PRICE = re.compile(r"[0-9]+(?:元|块|折)|满[0-9]+减[0-9]+|[0-9]+%")
 _SEPARATORS = re.compile(r"[\s\-_·.*|/\\~～,，。!！?？:：;；'\"“”‘’()（）\[\]【】<>《》]+")
-_WEIGHTS = {"link": 1.0, "wechat_id": 1.0, "qr_code": 0.6, "strong_contact": 1.0, "weak_contact": 0.4, "hard_ad": 0.6, "phone": 0.5}
+_WEIGHTS = {
+    "link": 1.0,
+    "wechat_id": 1.0,
+    "qr_code": 0.6,
+    "strong_contact": 1.0,
+    "weak_contact": 0.4,
+    "hard_ad": 0.6,
+    "phone": 0.5,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +86,16 @@ def _compact(text: str) -> str:
     return _SEPARATORS.sub("", text)
 
 
-def _found(terms: Sequence[str], text: str) -> list[str]:
-    return [term for term in terms if term in text]
-
-
 def _spam_evidence(gentle: str, compact: str, lexicon: SpamLexicon) -> dict[str, list[str]]:
+    strong = lexicon.strong_contact.found(compact)
     evidence: dict[str, list[str]] = {
         "link": _LINK.findall(gentle),
         "wechat_id": _CONTACT_ID.findall(gentle) + _CONTACT_ID.findall(compact),
         "phone": _PHONE.findall(compact),
-        "qr_code": _found(lexicon.qr_code, compact),
-        "strong_contact": _found(lexicon.strong_contact, compact),
-        "weak_contact": [] if _found(lexicon.strong_contact, compact) else _found(lexicon.weak_contact, compact),
-        "hard_ad": _found(lexicon.hard_ad, compact),
+        "qr_code": lexicon.qr_code.found(compact),
+        "strong_contact": strong,
+        "weak_contact": [] if strong else lexicon.weak_contact.found(compact),
+        "hard_ad": lexicon.hard_ad.found(compact),
     }
     return {kind: sorted(set(terms)) for kind, terms in evidence.items() if terms}
 
@@ -100,7 +106,9 @@ def detect_spam(text: str, allowed_domains: Iterable[str] = ()) -> SpamVerdict:
     evidence = _spam_evidence(gentle, _compact(gentle), default_spam_lexicon())
     allowed = tuple(domain.lower() for domain in allowed_domains)
     if allowed and "link" in evidence:
-        evidence["link"] = [link for link in evidence["link"] if not any(domain in link for domain in allowed)]
+        evidence["link"] = [
+            link for link in evidence["link"] if not any(domain in link for domain in allowed)
+        ]
         if not evidence["link"]:
             del evidence["link"]
     score = sum(_WEIGHTS[kind] * (len(terms) if kind == "hard_ad" else 1) for kind, terms in evidence.items())
@@ -118,8 +126,8 @@ def _is_contact(reason: str, evidence: dict[str, list[str]]) -> bool:
 def is_promotional_message(text: str) -> bool:
     """Whether a (staff) message reads as a sales promotion: prices, coupons, launches, links."""
     gentle = to_simplified_halfwidth(text)
-    cues = _found(default_spam_lexicon().promotion, gentle)
-    return len(cues) >= 2 or bool(cues and (_LINK.search(gentle) or re.search(r"[0-9]+(元|块|折)", gentle)))
+    cues = default_spam_lexicon().promotion.found(gentle)
+    return len(cues) >= 2 or bool(cues and (_LINK.search(gentle) or _PRICE.search(gentle)))
 
 
 @lru_cache(maxsize=262_144)
@@ -137,7 +145,9 @@ def simhash64(text: str) -> int:
     if not compact:
         return 0
     shingles = [compact[index : index + 2] for index in range(max(len(compact) - 1, 1))]
-    hashes = np.fromiter((_shingle_hash(shingle) for shingle in shingles), dtype=np.uint64, count=len(shingles))
+    hashes = np.fromiter(
+        (_shingle_hash(shingle) for shingle in shingles), dtype=np.uint64, count=len(shingles)
+    )
     bits = ((hashes[:, None] >> _BIT_POSITIONS) & np.uint64(1)).astype(np.int64)
     votes = (2 * bits - 1).sum(axis=0)
     return int(sum(1 << int(position) for position in np.flatnonzero(votes > 0)))

@@ -11,7 +11,7 @@ Two levels:
 ``normalise_with_offsets(text)``
     The aggressive normalisation used for lexicon matching. On top of the above it drops
     separators that evaders insert between characters (spaces, punctuation, symbols, emoji,
-    zero-width characters), maps homoglyphs (``蕞`` → ``最``) and spells out digits and Latin
+    zero-width characters; ``%`` is kept), maps homoglyphs (``蕞`` → ``最``; ``℃`` → ``度``) and spells out digits and Latin
     letters used for characters (``第1`` → ``第一``, ``NO.1`` / ``top 1`` → ``第一``, ``zui好`` →
     ``最好``). Sentence breaks (``。！？`` and line ends) survive as ``。`` so that matches never
     run across sentences. It returns, for every output character, the index of the original
@@ -76,6 +76,8 @@ HOMOGLYPHS: dict[str, str] = {
     "℃": "度",  # a symbol standing for a word (降温5℃); mapped, not dropped
     "℉": "度",
 }
+
+_KEPT_SYMBOLS = "%"  # symbols that carry meaning for matching (抑菌率99%, 提升200%) and are not dropped
 
 _SENTENCE_BREAK_CHARACTERS = "。!?\n\r\u2028\u2029"
 _DASH_CHARACTERS = "-‐‑‒–—―─━ー一ｰ﹣－"
@@ -199,7 +201,8 @@ def _tables() -> _Tables:
     for look_alike, meant in HOMOGLYPHS.items():
         aggressive[ord(look_alike)] = ord(meant)
     for code_point in range(_SCANNED_LIMIT):
-        if _is_separator(chr(aggressive[code_point])):
+        character = chr(aggressive[code_point])
+        if _is_separator(character) and character not in _KEPT_SYMBOLS:
             aggressive[code_point] = _DROPPED
     for character in _DASH_CHARACTERS:
         if character != "一":

@@ -123,7 +123,9 @@ def lexicon_sentiment(tokens: Sequence[str], lexicon: ClassifierLexicon | None =
     lexicon = lexicon or default_classifier_lexicon()
     scan = _Scan()
     for token in tokens:
-        polarity = 0.0 if token in lexicon.intensifiers else lexicon.polarity(token) or lexicon.emoji.get(token, 0.0)
+        polarity = (
+            0.0 if token in lexicon.intensifiers else lexicon.polarity(token) or lexicon.emoji.get(token, 0.0)
+        )
         if polarity:
             scan.add(polarity, negated=scan.negation_left > 0 and token not in lexicon.emoji)
         elif token in lexicon.fixed_phrases:

@@ -9,6 +9,7 @@ so; no figure is ever made up here.
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -182,11 +183,21 @@ class WebData:
 
     # -- optional analytics ---------------------------------------------------------------------
     def goals(self) -> list[dict[str, Any]] | None:
-        """Goal scorecard rows (red/amber/green) when the goals library exists."""
-        goals = optional_module("groupops.analytics.goals")
-        if goals is None or not hasattr(goals, "goal_scorecard"):
+        """Goal scorecard rows (red/amber/green/no_data) of ``groupops.analytics.pipeline.goals_report``."""
+        pipeline = optional_module("groupops.analytics.pipeline")
+        if pipeline is None or not hasattr(pipeline, "goals_report") or self.last_day() is None:
             return None
-        return self.cached(("goals",), lambda: _as_rows(goals.goal_scorecard(self.workspace)))
+        return self.cached(("goals",), lambda: self._goals(pipeline))
+
+    def _goals(self, pipeline: Any) -> list[dict[str, Any]]:
+        """The last ``groupops run`` summary when it is as of the last day with data, else computed."""
+        summary = self.workspace.settings.marts_dir / "summary.json"
+        last = self.last_day()
+        if summary.is_file() and last is not None:
+            document = json.loads(summary.read_text(encoding="utf-8"))
+            if document.get("as_of") == last.isoformat() and isinstance(document.get("goals"), list):
+                return list(document["goals"])
+        return list(pipeline.goals_report(self.workspace)["goals"])
 
     def funnel(self, group: str | None = None) -> list[dict[str, Any]] | None:
         """Awareness → emotion → behaviour funnel rows when the funnel library exists."""
@@ -205,12 +216,14 @@ class WebData:
             result = funnel.awareness_funnel(engine, KpiScope(date_from=start, date_to=end, group=group))
         return list(result.to_json()["stages"])
 
-    def retention(self) -> list[dict[str, Any]] | None:
-        """Monthly cohort retention rows when the retention library exists."""
+    def retention(self) -> dict[str, Any] | None:
+        """Monthly first-time cohorts and monthly churn when the retention library exists."""
         retention = optional_module("groupops.analytics.retention")
-        if retention is None or not hasattr(retention, "cohort_retention"):
+        if retention is None or not hasattr(retention, "compute_retention") or self.last_day() is None:
             return None
-        return self.cached(("retention",), lambda: _as_rows(retention.cohort_retention(self.workspace)))
+        return self.cached(
+            ("retention",), lambda: dict(retention.compute_retention(self.workspace).to_json())
+        )
 
     # -- groups ---------------------------------------------------------------------------------
     def group_health(self) -> dict[str, dict[str, Any]]:
@@ -299,6 +312,75 @@ class WebData:
         rows = table.to_pylist()
         names = self._member_names([str(row["sender_id"]) for row in rows])
         return [{**row, "name": names.get(str(row["sender_id"]), "")} for row in rows]
+
+    def group_names(self) -> dict[str, str]:
+        """Group id → name, for filters and labels."""
+        with self.workspace.database.session() as session:
+            return {
+                gid: name or gid
+                for gid, name in session.execute(select(Group.id, Group.name).order_by(Group.name))
+            }
+
+    def group_sentiment(self, group_id: str) -> list[dict[str, Any]]:
+        """The group's daily sentiment index (``groupops.ops.group_health.sentiment_index``)."""
+        return self.cached(("sentiment",), self._sentiment_by_group).get(group_id, [])
+
+    def _sentiment_by_group(self) -> dict[str, list[dict[str, Any]]]:
+        from groupops.ops.group_health import sentiment_index
+
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        for row in sentiment_index(self.workspace):
+            by_group.setdefault(row.group_id, []).append(
+                {"day": row.day.isoformat(), "messages": row.messages, "mean_score": row.mean_score,
+                 "negative_share": row.negative_share, "trend_7d": row.trend_7d}
+            )  # fmt: skip
+        return by_group
+
+    def group_promotions(self, group_id: str) -> dict[str, Any]:
+        """Staff promotions of the group, how many repeat an earlier one that week, and the share."""
+        return self.cached(("promotions",), self._promotions_by_group).get(
+            group_id, {"messages": 0, "repeated": 0, "share": None, "weeks": []}
+        )
+
+    def _promotions_by_group(self) -> dict[str, dict[str, Any]]:
+        from groupops.ops.group_health import promotion_homogeneity
+
+        by_group: dict[str, dict[str, Any]] = {}
+        for row in promotion_homogeneity(self.workspace):
+            entry = by_group.setdefault(
+                row.group_id, {"messages": 0, "repeated": 0, "share": None, "weeks": []}
+            )
+            entry["messages"] += row.messages
+            entry["repeated"] += row.repeated
+            entry["weeks"].append(
+                {"week": row.week_start.isoformat(), "messages": row.messages, "share": row.share}
+            )
+        for entry in by_group.values():
+            entry["share"] = entry["repeated"] / entry["messages"] if entry["messages"] else None
+        return by_group
+
+    def group_graph(self, group_id: str, max_nodes: int = 200) -> dict[str, Any] | None:
+        """The group's whole-history interaction network as ECharts force-graph JSON (None when empty)."""
+        return self.cached(
+            ("group_graph", group_id, max_nodes), lambda: self._group_graph(group_id, max_nodes)
+        )
+
+    def _group_graph(self, group_id: str, max_nodes: int) -> dict[str, Any] | None:
+        from groupops.analytics.network_export import echarts_graph_json
+        from groupops.analytics.network_warehouse import brand_graph_from_warehouse
+
+        settings = self.workspace.settings
+        result = brand_graph_from_warehouse(
+            self.workspace, group_id=group_id, influencer_share=settings.influencer_share,
+            spreader_share=settings.spreader_share,
+        )  # fmt: skip
+        if result.nodes.empty:
+            return None
+        graph = echarts_graph_json(result, max_nodes=max_nodes)
+        names = self._member_names([node["id"] for node in graph["nodes"]])
+        for node in graph["nodes"]:
+            node["name"] = names.get(node["id"]) or node["id"]
+        return graph
 
     # -- members --------------------------------------------------------------------------------
     def _member_names(self, ids: list[str]) -> dict[str, str]:
@@ -457,19 +539,6 @@ def _kpi_card(
         "change": change,
         "series": [row.get(name) for row in series],
     }
-
-
-def _as_rows(result: Any) -> list[dict[str, Any]]:
-    if isinstance(result, pd.DataFrame):
-        return _records(pa.Table.from_pandas(result, preserve_index=False))
-    if hasattr(result, "to_json"):
-        result = result.to_json()
-    if isinstance(result, dict):
-        for key in ("rows", "goals", "steps", "stages", "cohorts"):
-            if isinstance(result.get(key), list):
-                return list(result[key])
-        return [result]
-    return list(result)
 
 
 def _group_row(row: Any, health: dict[str, Any] | None) -> dict[str, Any]:

@@ -33,6 +33,17 @@ def _time(value: Any) -> str:
     return str(value)
 
 
+def _duration(seconds: Any) -> str:
+    """A length of time, sign dropped: ``2d 03h``, ``3h 05m``, ``12m``."""
+    if seconds is None:
+        return "—"
+    minutes = int(abs(float(seconds)) // 60)
+    days, hours, rest = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return f"{days}d {hours:02d}h"
+    return f"{hours}h {rest:02d}m" if hours else f"{rest}m"
+
+
 def highlight_findings(text: str, findings: Iterable[dict[str, Any]]) -> Markup:
     """``text`` escaped, with each finding's ``[start, end)`` wrapped in a ``<mark>`` (overlaps skipped)."""
     parts: list[str] = []
@@ -57,5 +68,6 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "percent": _percent,
     "money": _money,
     "time": _time,
+    "duration": _duration,
     "highlight": highlight_findings,
 }

@@ -19,6 +19,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "data.export": frozenset({"admin", "manager", "operator"}),
     "network.view": _ANALYSTS,
     "compliance.check": _WRITERS,
+    "content.view": frozenset({"admin", "manager", "operator", "reviewer", "viewer"}),
+    "content.write": frozenset({"admin", "manager", "operator"}),  # create and edit drafts
+    "content.review": frozenset({"admin", "manager", "operator", "reviewer"}),  # steps: see REVIEW_STEPS
+    "tickets.view": _MEMBER_READERS,
+    "tickets.manage": frozenset({"admin", "manager", "cs"}),  # set a status by hand
+    "alerts.view": _EVERYONE,
+    "alerts.manage": frozenset({"admin", "manager", "operator", "cs"}),  # acknowledge, incidents
+    "tasks.view": _EVERYONE,
+    "tasks.manage": _WRITERS,  # complete tasks
     "account.manage": _EVERYONE,  # own API tokens
     "api.docs": _EVERYONE,
     "users.manage": frozenset({"admin"}),

@@ -84,7 +84,7 @@ def poll_results_text(result: PollResult) -> str:
         lines.append(f"{letter}. {option} — {count} 票（{share}）")
     if result.leading_options:
         lines.append(
-            f"共 {result.total_votes} 人参与，最受欢迎：{'、'.join(result.leading_options)}。明天见～"
+            f"共 {result.total_votes} 人参与，本期胜出的是 {'、'.join(result.leading_options)}。明天见～"
         )
     else:
         lines.append("今天还没有人投票，明天再来参与吧～")

@@ -4,13 +4,18 @@ from fastapi import APIRouter
 
 from groupops.web.routes import (
     account,
+    alerts,
     api,
+    api_ops,
     auth,
     compliance,
+    content,
     groups,
     members,
     network,
     overview,
+    tasks,
+    tickets,
     users,
 )
 
@@ -18,6 +23,7 @@ __all__ = ["PUBLIC_ROUTES", "ROUTERS"]
 
 ROUTERS: tuple[APIRouter, ...] = (
     api.router,
+    api_ops.router,
     api.docs_router,
     auth.router,
     overview.router,
@@ -25,6 +31,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     members.router,
     compliance.router,
     network.router,
+    content.router,
+    tickets.router,
+    alerts.router,
+    tasks.router,
     account.router,
     users.router,
 )

@@ -56,12 +56,12 @@ def funnel(
     return {"steps": _available(web_context(request).data.funnel(group))}
 
 
-@router.get("/retention", summary="Monthly cohort retention")
+@router.get("/retention", summary="Monthly first-time cohort retention and monthly churn")
 def retention(request: Request, _principal: Annotated[Principal, Depends(require("kpis.view"))]) -> Any:
-    return {"cohorts": _available(web_context(request).data.retention())}
+    return _available(web_context(request).data.retention())
 
 
-@router.get("/goals", summary="Goal scorecard (red / amber / green)")
+@router.get("/goals", summary="Goal scorecard (red / amber / green / no_data)")
 def goals(request: Request, _principal: Annotated[Principal, Depends(require("kpis.view"))]) -> Any:
     return {"goals": _available(web_context(request).data.goals())}
 
@@ -75,7 +75,18 @@ def groups(request: Request, _principal: Annotated[Principal, Depends(require("g
 def group(
     request: Request, group_id: str, _principal: Annotated[Principal, Depends(require("groups.view"))]
 ) -> Any:
-    return web_context(request).data.group(group_id)
+    data = web_context(request).data
+    group = data.group(group_id)
+    return {**group, "sentiment": data.group_sentiment(group_id), "promotions": data.group_promotions(group_id)}
+
+
+@router.get("/groups/{group_id}/network", summary="One group's interaction network (ECharts graph JSON)")
+def group_network(
+    request: Request, group_id: str, _principal: Annotated[Principal, Depends(require("network.view"))]
+) -> Any:
+    data = web_context(request).data
+    data.group(group_id)
+    return _available(data.group_graph(group_id))
 
 
 @router.get("/members", summary="Members matching a search and filters, one page of 50")

@@ -11,6 +11,7 @@ from groupops.store.models import GROUP_KINDS
 from groupops.web.auth import Principal, require
 from groupops.web.context import render, web_context
 from groupops.web.export import TABLE_FORMATS, table_response
+from groupops.web.permissions import permissions_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,4 +58,8 @@ def group_page(
 ) -> Response:
     data = web_context(request).data
     group = data.group(group_id)
-    return render(request, "group.html", principal, group=group, funnel=data.funnel(group_id))
+    return render(
+        request, "group.html", principal, group=group, funnel=data.funnel(group_id),
+        sentiment=data.group_sentiment(group_id), promotions=data.group_promotions(group_id),
+        graph=data.group_graph(group_id) if "network.view" in permissions_of(principal.role) else None,
+    )  # fmt: skip

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from groupops.ops.incidents import IncidentRules
 from groupops.web.auth import Principal, require
 from groupops.web.context import render, web_context
+from groupops.web.operations import alerts_digest
 
 router = APIRouter(include_in_schema=False)
 
@@ -18,11 +21,13 @@ def overview(
     request: Request, principal: Annotated[Principal, Depends(require("overview.view"))]
 ) -> Response:
     data = web_context(request).data
+    with data.workspace.database.session() as session:
+        alerts = alerts_digest(session, IncidentRules(), datetime.now(UTC))
     return render(
         request,
         "overview.html",
         principal,
         overview=data.overview(),
         goals=data.goals(),
-        alerts=None,
+        alerts=alerts,
     )

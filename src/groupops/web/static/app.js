@@ -21,6 +21,16 @@
         xAxis: { type: "category", data: data.labels }, yAxis: [{ type: "value" }, { type: "value" }],
         series: data.series.map(function (s, i) { return { name: s.name, type: i === 0 ? "bar" : "line", yAxisIndex: i, data: s.data }; }) };
     },
+    sentiment: function (el) {
+      var data = sourceOf(el) || { labels: [], series: [] };
+      return { tooltip: { trigger: "axis" }, legend: {}, grid: { left: 40, right: 40, top: 30, bottom: 30 },
+        xAxis: { type: "category", data: data.labels },
+        yAxis: [{ type: "value", min: -1, max: 1 }, { type: "value", min: 0, max: 1, axisLabel: { formatter: function (v) { return Math.round(v * 100) + "%"; } } }],
+        series: data.series.map(function (s, i) {
+          return i < 2 ? { name: s.name, type: "line", data: s.data, symbol: "none", lineStyle: { width: i === 1 ? 3 : 1 } }
+                       : { name: s.name, type: "bar", yAxisIndex: 1, data: s.data, itemStyle: { opacity: 0.35 } };
+        }) };
+    },
     graph: function (el) {
       var data = sourceOf(el) || { nodes: [], links: [], categories: [] };
       return { tooltip: {}, legend: [{ data: data.categories.map(function (c) { return c.name; }) }],
