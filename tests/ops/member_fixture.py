@@ -55,7 +55,9 @@ def message(msgid: str, sender: str, when: datetime, **extra: Any) -> dict[str, 
             "mention_names": [], "revoked": False, **extra}  # fmt: skip
 
 
-def label(msgid: str, sender: str, when: datetime, sentiment: str, score: float, **flags: Any) -> dict[str, Any]:
+def label(
+    msgid: str, sender: str, when: datetime, sentiment: str, score: float, **flags: Any
+) -> dict[str, Any]:
     return {"msgid": msgid, "group_id": "g1", "sender_id": sender, "sent_at": when, "sentiment": sentiment,
             "score": score, "complaint": flags.get("complaint", False), "question": flags.get("question", False),
             "intents": flags.get("intents", []), "spam": False}  # fmt: skip
@@ -113,5 +115,7 @@ def build_small_brand(workspace: Workspace) -> Workspace:
         for member, nickname in (("mA", "小A"), ("mB", "小B"), ("mC", "小C"), ("mD", "小D")):
             session.add(GroupMembership(group_id="g1", member_id=member, group_nickname=nickname,
                                         joined_at=at(1, month=2)))  # fmt: skip
-        session.add(GroupMembership(group_id="g1", member_id="S1", member_type="staff", group_nickname="客服小美"))
+        session.add(
+            GroupMembership(group_id="g1", member_id="S1", member_type="staff", group_nickname="客服小美")
+        )
     return workspace

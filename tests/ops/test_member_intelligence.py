@@ -33,7 +33,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return workspace
 
 
-def test_small_brand_mart_has_every_member_and_reports_what_cannot_be_fitted(sqlite_workspace: Workspace) -> None:
+def test_small_brand_mart_has_every_member_and_reports_what_cannot_be_fitted(
+    sqlite_workspace: Workspace,
+) -> None:
     workspace = build_small_brand(sqlite_workspace)
     run = refresh_member_intelligence(workspace, AS_OF)
     mart = read_member_mart(workspace).set_index("member_id")
@@ -43,7 +45,11 @@ def test_small_brand_mart_has_every_member_and_reports_what_cannot_be_fitted(sql
     assert mart.loc["mC", "member_class"] == "churn_risk" and bool(mart.loc["mC", "inactive_for_care"])
     assert list(mart.loc["mB", "next_best_products"])  # popular products for a member without purchases
     models = read_member_models(workspace)
-    assert models["members"] == 4 and "too few" in models["churn"]["error"] and "too few" in models["clv"]["error"]
+    assert (
+        models["members"] == 4
+        and "too few" in models["churn"]["error"]
+        and "too few" in models["clv"]["error"]
+    )
     assert [c["members"] for c in models["classes"]["classes"]] == [1, 0, 0, 3]  # mB: 1 day < median 1.5
 
 

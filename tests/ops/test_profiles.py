@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from member_fixture import AS_OF, build_small_brand
 
 from groupops.errors import InputFormatError, NotFoundError
 from groupops.ops.profiles import PROFILE_DIMENSIONS, build_member_profiles, member_profile, resolve_as_of
 from groupops.store.workspace import Workspace
-from member_fixture import AS_OF, build_small_brand
 
 
 @pytest.fixture
@@ -25,16 +25,35 @@ def test_members_are_roster_senders_and_buyers_without_staff(brand: Workspace) -
 
 def test_profile_of_a_buyer_is_exact(brand: Workspace) -> None:
     a = _rows(brand)["mA"]
-    assert (a["age_band"], a["gender"], a["region"], a["tags"]) == ("18-25", "female", "上海", ["VIP", "通勤"])
-    assert (a["followers"], a["follower_tier"], a["groups"], a["primary_group_id"]) == (12_000, "waist", 1, "g1")
+    assert (a["age_band"], a["gender"], a["region"], a["tags"]) == (
+        "18-25",
+        "female",
+        "上海",
+        ["VIP", "通勤"],
+    )
+    assert (a["followers"], a["follower_tier"], a["groups"], a["primary_group_id"]) == (
+        12_000,
+        "waist",
+        1,
+        "g1",
+    )
     assert (a["orders"], a["purchase_days"], a["returns"], a["refund_rate"]) == (2, 2, 1, 0.5)
-    assert (a["gross_spend"], a["refunds"], a["net_spend"], a["net_spend_90d"], a["aov"]) == (500, 50, 450, 450, 225)
+    assert (a["gross_spend"], a["refunds"], a["net_spend"], a["net_spend_90d"], a["aov"]) == (
+        500,
+        50,
+        450,
+        450,
+        225,
+    )
     assert (a["top_category"], a["top_category_share"], a["categories_bought"]) == ("卫衣", 0.75, 2)
     assert a["days_since_last_order"] == 11
     assert a["tenure_days"] == 59  # on the roster since 1 February, inclusive
     assert a["orders_per_30_days"] == pytest.approx(2 * 30 / 59, abs=1e-4)
     assert (a["messages"], a["active_days"], a["messages_30d"], a["active_days_30d"]) == (3, 2, 3, 2)
-    assert (a["replies_received"], a["mentions_received"]) == (1, 1)  # a repeated @ in one message counts once
+    assert (a["replies_received"], a["mentions_received"]) == (
+        1,
+        1,
+    )  # a repeated @ in one message counts once
     assert (a["questions"], a["complaints"], a["top_intent"]) == (1, 1, "size_fit")
     assert (a["labelled_messages"], a["negative_messages"], a["positive_messages"]) == (3, 1, 1)
     assert a["sentiment_score"] == pytest.approx((0.1 - 0.6 + 0.8) / 3)
@@ -83,7 +102,9 @@ def test_empty_workspace_has_no_profiles(sqlite_workspace: Workspace) -> None:
 
 
 def test_as_of_parsing(sqlite_workspace: Workspace) -> None:
-    assert resolve_as_of(sqlite_workspace, "2026-03-31") == datetime(2026, 3, 31, 15, 59, 59, 999999, tzinfo=UTC)
+    assert resolve_as_of(sqlite_workspace, "2026-03-31") == datetime(
+        2026, 3, 31, 15, 59, 59, 999999, tzinfo=UTC
+    )
     assert resolve_as_of(sqlite_workspace, "2026-03-31T08:00:00") == datetime(2026, 3, 31, 0, 0, tzinfo=UTC)
     with pytest.raises(InputFormatError):
         resolve_as_of(sqlite_workspace, "next tuesday")

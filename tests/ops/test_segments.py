@@ -23,7 +23,11 @@ PACKAGED = load_class_rules()
 
 def _profiles(spend: list[float], interaction: list[float]) -> pd.DataFrame:
     return pd.DataFrame(
-        {"member_id": [f"m{i}" for i in range(len(spend))], "net_spend_90d": spend, "active_days_30d": interaction}
+        {
+            "member_id": [f"m{i}" for i in range(len(spend))],
+            "net_spend_90d": spend,
+            "active_days_30d": interaction,
+        }
     )
 
 
@@ -72,7 +76,9 @@ def test_rfm_scores_rank_buyers_and_leave_non_buyers_empty() -> None:
 
 
 def test_tied_values_share_an_rfm_score() -> None:
-    profiles = pd.DataFrame({"orders": [1, 1, 1, 1], "net_spend": [5, 5, 5, 5], "days_since_last_order": [3, 3, 3, 3]})
+    profiles = pd.DataFrame(
+        {"orders": [1, 1, 1, 1], "net_spend": [5, 5, 5, 5], "days_since_last_order": [3, 3, 3, 3]}
+    )
     assert set(rfm_scores(profiles)["rfm_score"]) == {"555"}
 
 
@@ -88,7 +94,9 @@ def test_vip_koc_and_regular_tags() -> None:
 
 def test_class_movement_counts_transitions_and_newcomers() -> None:
     before = pd.DataFrame({"member_id": ["a", "b", "c"], "member_class": ["seed", "nurture", "nurture"]})
-    after = pd.DataFrame({"member_id": ["a", "b", "c", "d"], "member_class": ["seed", "seed", "churn_risk", "nurture"]})
+    after = pd.DataFrame(
+        {"member_id": ["a", "b", "c", "d"], "member_class": ["seed", "seed", "churn_risk", "nurture"]}
+    )
     movement = class_movement(before, after).to_dict(orient="records")
     assert movement == [
         {"from_class": "new", "to_class": "nurture", "members": 1},
@@ -100,8 +108,12 @@ def test_class_movement_counts_transitions_and_newcomers() -> None:
 
 def test_an_admin_copy_in_the_data_dir_overrides_the_defaults(tmp_path: Path) -> None:
     assert class_rules_path(tmp_path) is None
-    text = (Path(__file__).parents[2] / "src/groupops/ops/data/member_classes.yaml").read_text(encoding="utf-8")
-    (tmp_path / "member_classes.yaml").write_text(text.replace("quantile: 0.5", "quantile: 0.75"), encoding="utf-8")
+    text = (Path(__file__).parents[2] / "src/groupops/ops/data/member_classes.yaml").read_text(
+        encoding="utf-8"
+    )
+    (tmp_path / "member_classes.yaml").write_text(
+        text.replace("quantile: 0.5", "quantile: 0.75"), encoding="utf-8"
+    )
     rules = load_class_rules(class_rules_path(tmp_path))
     assert rules.spend.quantile == 0.75 and rules.interaction.quantile == 0.75
 

@@ -77,11 +77,15 @@ def test_generating_again_never_duplicates(mart_workspace: Workspace) -> None:
     generate_tasks(mart_workspace)
     again = generate_tasks(mart_workspace)
     assert sum(again.created.values()) == 0
-    later = generate_tasks(mart_workspace, AS_OF + timedelta(days=7))  # new week and month; win-back is pending
+    later = generate_tasks(
+        mart_workspace, AS_OF + timedelta(days=7)
+    )  # new week and month; win-back is pending
     assert later.created == {"care": 2, "winback": 0, "koc_invite": 0, "vip_care": 1}
     with mart_workspace.database.session() as session:
         assert len(session.scalars(select(Task)).all()) == 10 + 3
-        assert session.scalars(select(AuditLog).where(AuditLog.action == "tasks.generate")).first() is not None
+        assert (
+            session.scalars(select(AuditLog).where(AuditLog.action == "tasks.generate")).first() is not None
+        )
 
 
 def test_win_back_outcome_came_back_within_the_window(mart_workspace: Workspace) -> None:
@@ -92,7 +96,9 @@ def test_win_back_outcome_came_back_within_the_window(mart_workspace: Workspace)
     assert run.outcomes == {"came_back": 1}
     steps = list_tasks(mart_workspace, member_id="faded")
     assert [(t["status"], t["outcome"]) for t in steps] == [
-        ("done", "came_back"), ("skipped", "came_back"), ("skipped", "came_back")
+        ("done", "came_back"),
+        ("skipped", "came_back"),
+        ("skipped", "came_back"),
     ]
     assert steps[0]["detail"]["came_back_at"] == (AS_OF + timedelta(days=5)).isoformat()
 

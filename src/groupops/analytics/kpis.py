@@ -19,6 +19,7 @@ import pyarrow as pa
 from groupops.analytics.engine import AnalyticsEngine, Facts, open_engine
 from groupops.analytics.marts import (
     ATTRIBUTION_WINDOW_DAYS,
+    group_messages,
     member_daily_activity,
     membership_transitions,
     orders_attributed,
@@ -217,7 +218,8 @@ class KpiInputs:
     @classmethod
     def from_facts(cls, facts: Facts, engine: AnalyticsEngine) -> KpiInputs:
         """Compute the member-level tables from the facts once (kept by ``engine``)."""
-        activity = engine.materialize(member_daily_activity(facts))
+        messages = group_messages(facts).filter(lambda table: ~table.is_staff)
+        activity = engine.materialize(member_daily_activity(facts, messages))
         return cls(
             activity=activity,
             orders=engine.materialize(orders_attributed(facts, activity)),

@@ -33,6 +33,7 @@ __all__ = [
     "brand_daily_activity",
     "countable_group_messages",
     "group_daily_activity",
+    "group_messages",
     "group_health",
     "left_join_on",
     "lifecycle",
@@ -86,23 +87,32 @@ def staff_members(facts: Facts) -> ir.Table:
     return facts.staff_ids.select("staff_id").union(flagged, distinct=True)
 
 
-def _customer_messages(facts: Facts) -> ir.Table:
+def group_messages(facts: Facts) -> ir.Table:
+    """Countable group messages with an ``is_staff`` flag: the one scan of the messages table."""
     messages = countable_group_messages(facts.messages)
     staff = staff_members(facts)
-    return messages.filter(
-        ~messages.sender_is_staff.fill_null(False), ~messages.sender_id.isin(staff.staff_id)
-    )
-
-
-def member_daily_activity(facts: Facts) -> ir.Table:
-    """One row per member, group and day with at least one interaction."""
-    messages = _customer_messages(facts)
-    return messages.group_by(
+    is_staff = messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id)
+    return messages.select(
         month=messages.local_month,
         day_number=messages.day_number,
         group_id=messages.group_id,
-        member_id=messages.sender_id,
-    ).aggregate(interactions=messages.count())
+        sender_id=messages.sender_id,
+        msgtype=messages.msgtype,
+        text=messages.text,
+        is_staff=is_staff,
+    )
+
+
+def member_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.Table:
+    """One row per member, group and day with at least one interaction."""
+    prepared = messages if messages is not None else group_messages(facts)
+    customers = prepared.filter(~prepared.is_staff)
+    return customers.group_by(
+        month=customers.month,
+        day_number=customers.day_number,
+        group_id=customers.group_id,
+        member_id=customers.sender_id,
+    ).aggregate(interactions=customers.count())
 
 
 def orders_attributed(facts: Facts, activity: ir.Table) -> ir.Table:
@@ -139,19 +149,16 @@ def orders_attributed(facts: Facts, activity: ir.Table) -> ir.Table:
     )
 
 
-def group_daily_activity(facts: Facts) -> ir.Table:
+def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.Table:
     """Per group and day: messages, customer and staff messages, speakers, repeated texts."""
-    messages = countable_group_messages(facts.messages)
-    staff = staff_members(facts)
-    is_staff = messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id)
-    text = messages.text.strip()
-    repeats = messages.count().over(ibis.window(group_by=[messages.group_id, messages.local_month, text]))
-    marked = messages.mutate(
-        is_staff=is_staff,
-        repeated=(messages.msgtype == "text") & (text.length() > 0) & (repeats >= 2),
+    prepared = messages if messages is not None else group_messages(facts)
+    text = prepared.text.strip()
+    repeats = prepared.count().over(ibis.window(group_by=[prepared.group_id, prepared.month, text]))
+    marked = prepared.mutate(
+        repeated=(prepared.msgtype == "text") & (text.length() > 0) & (repeats >= 2),
     )
     return marked.group_by(
-        month=marked.local_month, day_number=marked.day_number, group_id=marked.group_id
+        month=marked.month, day_number=marked.day_number, group_id=marked.group_id
     ).aggregate(
         messages=marked.count(),
         customer_messages=(~marked.is_staff).sum().cast("int64"),

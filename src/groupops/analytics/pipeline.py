@@ -63,19 +63,28 @@ SUMMARY_FILE = "summary.json"
 RETENTION_MAX_MONTHS = 12  # months of offsets kept in the retention cohort mart
 
 
-def _mart_member_activity(facts: Facts) -> ir.Table:
-    return marts.member_daily_activity(facts)
+@dataclass
+class _Shared:
+    """Tables several partitioned marts read, computed once per run."""
+
+    facts: Facts
+    messages: ir.Table
+    activity: ir.Table
 
 
-def _mart_orders(facts: Facts) -> ir.Table:
-    return marts.orders_attributed(facts, marts.member_daily_activity(facts))
+def _mart_member_activity(shared: _Shared) -> ir.Table:
+    return shared.activity
 
 
-def _mart_group_daily(facts: Facts) -> ir.Table:
-    return marts.group_daily_activity(facts)
+def _mart_orders(shared: _Shared) -> ir.Table:
+    return marts.orders_attributed(shared.facts, shared.activity)
 
 
-PARTITIONED_MARTS: dict[str, tuple[dict[str, tuple[int, int]], Callable[[Facts], ir.Table]]] = {
+def _mart_group_daily(shared: _Shared) -> ir.Table:
+    return marts.group_daily_activity(shared.facts, shared.messages)
+
+
+PARTITIONED_MARTS: dict[str, tuple[dict[str, tuple[int, int]], Callable[[_Shared], ir.Table]]] = {
     # name: (input table -> (months before, months after) read for one month, builder)
     "member_daily_activity": ({"messages": (0, 1)}, _mart_member_activity),
     "orders_attributed": ({"orders": (0, 0), "messages": (1, 1)}, _mart_orders),
@@ -261,6 +270,41 @@ def _months_present(fingerprints: dict[str, dict[str, str]], inputs: dict[str, t
     return {month for table in inputs for month in fingerprints.get(table, {})}
 
 
+def _plan_partitions(
+    marts_dir: Path, full: bool, old: dict[str, Any], new: dict[str, Any]
+) -> dict[str, tuple[set[str], set[str]]]:
+    """Per partitioned mart: (months to recompute, months to drop)."""
+    plan = {}
+    for name, (inputs, _builder) in PARTITIONED_MARTS.items():
+        present = _months_present(new, inputs)
+        if full:
+            plan[name] = (present, set())
+            continue
+        written = {
+            entry["month"] for entry in _read_json(marts_dir / name / _MANIFEST, {"files": []})["files"]
+        }
+        months = _dirty_months(inputs, old, new) & present
+        if not (marts_dir / name / _MANIFEST).exists():
+            months = present
+        plan[name] = (months, written - present)
+    return plan
+
+
+def _shared_tables(
+    engine: AnalyticsEngine, plan: dict[str, tuple[set[str], set[str]]], full: bool
+) -> _Shared:
+    wanted: dict[str, set[str] | None] = {}
+    for name, (months, _stale) in plan.items():
+        for table, needed in _input_months(PARTITIONED_MARTS[name][0], months).items():
+            current = wanted.setdefault(table, set())
+            if current is not None and needed is not None:
+                current.update(needed)
+    facts = engine.facts(None if full else wanted)
+    messages = engine.materialize(marts.group_messages(facts))
+    activity = engine.materialize(marts.member_daily_activity(facts, messages))
+    return _Shared(facts=facts, messages=messages, activity=activity)
+
+
 def _run_partitioned(
     engine: AnalyticsEngine,
     marts_dir: Path,
@@ -269,24 +313,18 @@ def _run_partitioned(
     new: dict[str, Any],
     result: PipelineResult,
 ) -> None:
-    for name, (inputs, builder) in PARTITIONED_MARTS.items():
-        present = _months_present(new, inputs)
-        months = present if full else _dirty_months(inputs, old, new) & present
-        stale = (
-            set()
-            if full
-            else {
-                entry["month"] for entry in _read_json(marts_dir / name / _MANIFEST, {"files": []})["files"]
-            }
-            - present
-        )
+    plan = _plan_partitions(marts_dir, full, old, new)
+    if not any(months or stale for months, stale in plan.values()):
+        result.recomputed_months.update({name: [] for name in plan})
+        return
+    shared = _shared_tables(engine, plan, full)
+    for name, (months, stale) in plan.items():
         result.recomputed_months[name] = sorted(months)
-        if not months and not stale and (marts_dir / name / _MANIFEST).exists():
+        if not months and not stale:
             continue
         if full:
             shutil.rmtree(marts_dir / name, ignore_errors=True)
-        facts = engine.facts(None if full else _input_months(inputs, months))
-        expression = builder(facts)
+        expression = PARTITIONED_MARTS[name][1](shared)
         if not full:
             expression = expression.filter(expression.month.isin(sorted(months)))
         table = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -32,11 +33,14 @@ def _ensure_admin(workspace: Workspace) -> str | None:
         return create_user(session, "admin", "admin", actor="demo")
 
 
-def _run_pipeline(workspace: Workspace) -> dict[str, Any]:
+def _run_pipeline(workspace: Workspace, on_stage: Callable[[str], None]) -> dict[str, Any]:
     from groupops.analytics.kpis import compute_kpis
     from groupops.analytics.pipeline import run_pipeline
+    from groupops.ops.refresh import refresh_operations
 
+    on_stage("marts")
     run_pipeline(workspace)
+    refresh_operations(workspace, on_stage=on_stage)
     return compute_kpis(workspace).to_json()
 
 
@@ -73,15 +77,18 @@ def demo_command(
 ) -> None:
     """Write a demo brand's raw exports to DATA/raw, import them and compute the marts."""
     workspace = Workspace(settings_for(data))
+
+    def on_stage(stage: str) -> None:
+        if not json_output:
+            error_console.print(f"· {stage}")
+
     with fail_on_errors(), step_progress("generating demo brand", 1, not json_output) as update:
         build = build_demo_brand(
-            workspace, members=members, days=days, seed=seed,
-            on_stage=lambda stage: None if json_output else error_console.print(f"· {stage}"),
-            progress=update,
-        )  # fmt: skip
+            workspace, members=members, days=days, seed=seed, on_stage=on_stage, progress=update
+        )
     reports = [report.to_json() for report in build.reports]
     with fail_on_errors():
-        kpis = _run_pipeline(workspace)
+        kpis = _run_pipeline(workspace, on_stage)
     password = _ensure_admin(workspace)
     if json_output:
         emit_json({"raw_dir": str(build.raw_dir), "ingest": reports, "kpi": kpis, "admin_password": password})

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import func, or_, select
 
 from groupops.errors import NotFoundError
@@ -26,7 +27,7 @@ from groupops.store.schemas import FACT_SCHEMAS
 from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
-__all__ = ["HEALTH_THRESHOLDS", "WebData", "health_status", "optional_module"]
+__all__ = ["HEALTH_THRESHOLDS", "MemberFacts", "WebData", "health_status", "optional_module"]
 
 T = TypeVar("T")
 
@@ -34,6 +35,7 @@ T = TypeVar("T")
 HEALTH_THRESHOLDS = (0.15, 0.35)
 _SPARKLINE_WEEKS = 8
 _PAGE_SIZE = 50
+_MART_VALUE_COLUMNS = ("clv_365d", "probability_alive", "churn_risk", "expected_purchases_90d")
 
 
 def optional_module(name: str) -> Any | None:
@@ -62,6 +64,34 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     return value
+
+
+class MemberFacts:
+    """Per-member rows of a table sorted by ``member_id``: a slice per member, found by dictionary."""
+
+    def __init__(self, orders: pa.Table, messages: pa.Table) -> None:
+        self._orders, self._order_slices = orders.drop_columns(["member_id"]), _slices(orders)
+        self._messages, self._message_slices = messages.drop_columns(["member_id"]), _slices(messages)
+
+    def orders(self, member_id: str) -> list[dict[str, Any]]:
+        start, length = self._order_slices.get(member_id, (0, 0))
+        return _records(self._orders.slice(start, length))
+
+    def messages(self, member_id: str) -> list[dict[str, Any]]:
+        start, length = self._message_slices.get(member_id, (0, 0))
+        return _records(self._messages.slice(start, length))
+
+
+def _slices(table: pa.Table) -> dict[str, tuple[int, int]]:
+    """member id → (first row, rows) of a table sorted by ``member_id``."""
+    ids = table.column("member_id").to_pylist()
+    slices: dict[str, tuple[int, int]] = {}
+    start = 0
+    for index in range(1, len(ids) + 1):
+        if index == len(ids) or ids[index] != ids[start]:
+            slices[str(ids[start])] = (start, index - start)
+            start = index
+    return slices
 
 
 class WebData:
@@ -432,22 +462,61 @@ class WebData:
         profile["groups"] = [
             {"group_id": g, "group_name": n, "joined_at": j, "left_at": left} for g, n, j, left in stays
         ]
-        profile["orders"] = _records(
-            self.query(
-                "SELECT order_id, placed_at, status, amount, refund_amount, channel FROM orders"
-                " WHERE member_id = ? ORDER BY placed_at DESC LIMIT 100",
-                [member_id],
-            )
-        )
-        profile["messages"] = _records(
-            self.query(
-                "SELECT sent_at, group_id, msgtype, text FROM messages WHERE sender_id = ?"
-                " AND action = 'send' AND NOT coalesce(revoked, false) ORDER BY sent_at DESC LIMIT 50",
-                [member_id],
-            )
-        )
-        profile["value"] = self.member_values().get(member_id)
+        facts = self.member_facts()
+        profile["orders"] = facts.orders(member_id)
+        profile["messages"] = facts.messages(member_id)
+        profile["value"] = self.member_value(member_id)
         return profile
+
+    def member_facts(self) -> MemberFacts:
+        """Every member's last 100 orders and 50 messages, read once per data version."""
+        return self.cached(("member_facts",), self._member_facts)
+
+    def _member_facts(self) -> MemberFacts:
+        orders = self.query(
+            "SELECT member_id, order_id, placed_at, status, amount, refund_amount, channel FROM orders"
+            " WHERE member_id IS NOT NULL QUALIFY row_number() OVER"
+            " (PARTITION BY member_id ORDER BY placed_at DESC, order_id) <= 100"
+            " ORDER BY member_id, placed_at DESC, order_id"
+        )
+        messages = self.query(
+            "SELECT sender_id AS member_id, sent_at, group_id, msgtype, text FROM messages"
+            " WHERE action = 'send' AND NOT coalesce(revoked, false) AND sender_id IS NOT NULL"
+            " QUALIFY row_number() OVER (PARTITION BY sender_id ORDER BY sent_at DESC, msgid) <= 50"
+            " ORDER BY sender_id, sent_at DESC, msgid"
+        )
+        return MemberFacts(orders, messages)
+
+    def member_value(self, member_id: str) -> dict[str, Any] | None:
+        """CLV, P(alive), churn risk: the member mart's row when refreshed, else fitted here."""
+        mart = self.cached(("member_mart_values",), self._member_mart_values)
+        if mart is not None:
+            return mart.get(member_id)
+        return self.member_values().get(member_id)
+
+    def _member_mart_values(self) -> dict[str, dict[str, Any]] | None:
+        path = self.workspace.settings.marts_dir / "members.parquet"
+        if not path.is_file():
+            return None
+        table = pq.read_table(path)
+        wanted = [
+            name
+            for name in (*_MART_VALUE_COLUMNS, "member_class_zh", "member_tag")
+            if name in table.column_names
+        ]
+        if "member_id" not in table.column_names or not set(_MART_VALUE_COLUMNS) <= set(wanted):
+            return None
+        values: dict[str, dict[str, Any]] = {}
+        for row in table.select(["member_id", *wanted]).to_pylist():
+            if row["clv_365d"] is None and row["probability_alive"] is None:
+                continue
+            values[str(row["member_id"])] = {
+                "clv": _plain(row["clv_365d"]), "probability_alive": _plain(row["probability_alive"]),
+                "churn_risk": _plain(row["churn_risk"]), "expected_purchases": _plain(row["expected_purchases_90d"]),
+                "member_class": row.get("member_class_zh"), "member_tag": row.get("member_tag"),
+                "source": "mart",
+            }  # fmt: skip
+        return values
 
     def member_values(self) -> dict[str, dict[str, Any]]:
         """Per member: P(alive), expected purchases (90 d), CLV (365 d) from BG/NBD + Gamma-Gamma."""

@@ -77,7 +77,11 @@ def group(
 ) -> Any:
     data = web_context(request).data
     group = data.group(group_id)
-    return {**group, "sentiment": data.group_sentiment(group_id), "promotions": data.group_promotions(group_id)}
+    return {
+        **group,
+        "sentiment": data.group_sentiment(group_id),
+        "promotions": data.group_promotions(group_id),
+    }
 
 
 @router.get("/groups/{group_id}/network", summary="One group's interaction network (ECharts graph JSON)")
