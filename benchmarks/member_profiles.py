@@ -40,11 +40,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1500)
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--skip-labels", action="store_true", help="Do not classify messages (big runs).")
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         workspace = Workspace(Settings(data=Path(directory) / "data"))
         build_demo_brand(workspace, members=arguments.members, days=arguments.days, seed=arguments.seed)
-        label_new_messages(workspace.warehouse)
+        if not arguments.skip_labels:
+            label_new_messages(workspace.warehouse)
         baseline, messages = _baseline_seconds(workspace)
         started = time.perf_counter()
         profiles = build_member_profiles(workspace)

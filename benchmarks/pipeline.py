@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Measurement, measure_in_subprocess  # noqa: E402
+from _common import Measurement, measure_in_subprocess
 
 INGEST_KINDS = ("wecom-groups", "members", "memotrace", "wecom-archive", "orders", "events")
 
@@ -224,7 +224,9 @@ def _row(measurement: Measurement, reference: Measurement) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--data", type=Path, help="reuse (or create) this data directory")
@@ -234,7 +236,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="groupops-bench-") as scratch:
         data = arguments.data or Path(scratch) / "data"
         if not (data / "warehouse" / "messages" / "_manifest.json").exists():
-            print(f"generating and ingesting {arguments.members} members x {arguments.days} days …", flush=True)
+            print(
+                f"generating and ingesting {arguments.members} members x {arguments.days} days …", flush=True
+            )
             _prepare(arguments.members, arguments.days, data)
         _compare(data, arguments)
 
@@ -248,13 +252,19 @@ def _compare(data: Path, arguments: argparse.Namespace) -> None:
         f"shop events {warehouse.row_count('shop_events'):,}"
     )
     setup = _SETUP.format(data=str(data))
-    hand = measure_in_subprocess("hand-written DuckDB SQL", 1, HAND_SQL, HAND_SQL_SETUP.format(data=str(data)))
-    ours = measure_in_subprocess("GroupOps run (duckdb, full)", 1, GROUPOPS_RUN.format(engine="duckdb"), setup)
+    hand = measure_in_subprocess(
+        "hand-written DuckDB SQL", 1, HAND_SQL, HAND_SQL_SETUP.format(data=str(data))
+    )
+    ours = measure_in_subprocess(
+        "GroupOps run (duckdb, full)", 1, GROUPOPS_RUN.format(engine="duckdb"), setup
+    )
     rows = [ours, hand]
     if not arguments.skip_pandas:
         rows.append(measure_in_subprocess("pandas", 1, PANDAS, PANDAS_SETUP.format(data=str(data))))
     if arguments.spark:
-        rows.append(measure_in_subprocess("GroupOps run (spark local)", 1, GROUPOPS_RUN.format(engine="spark"), setup))
+        rows.append(
+            measure_in_subprocess("GroupOps run (spark local)", 1, GROUPOPS_RUN.format(engine="spark"), setup)
+        )
     print(f"\n{'':<36}{'seconds':>10}{'peak MB':>10}{'vs hand SQL':>15}")
     for measurement in rows:
         print(_row(measurement, hand))

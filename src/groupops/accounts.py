@@ -9,11 +9,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from groupops.errors import ConfigurationError
+from groupops.errors import ConfigurationError, NotFoundError
 from groupops.store.models import ROLES, User
 from groupops.store.workspace import record_audit
 
-__all__ = ["authenticate", "create_user", "generate_password", "hash_password", "verify_password"]
+__all__ = [
+    "authenticate",
+    "create_user",
+    "generate_password",
+    "hash_password",
+    "reset_password",
+    "verify_password",
+]
 
 _HASHER = PasswordHasher()
 _MIN_PASSWORD_LENGTH = 10
@@ -54,6 +61,18 @@ def create_user(
         raise ConfigurationError(f"user {name!r} already exists")
     session.add(User(name=name, role=role, password_hash=hash_password(password)))
     record_audit(session, actor, "user.create", "user", name, role=role)
+    return password
+
+
+def reset_password(session: Session, name: str, password: str | None = None, actor: str = "cli") -> str:
+    """Set a new password (generated when not given) and return it."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFoundError(f"no user named {name!r}")
+    password = password or generate_password()
+    _validate(name, user.role, password)
+    user.password_hash = hash_password(password)
+    record_audit(session, actor, "user.reset_password", "user", name)
     return password
 
 

@@ -13,7 +13,12 @@ from groupops.analytics.pipeline import PARTITIONED_MARTS, WHOLE_MARTS, read_mar
 def mart_rows(marts_dir: Path, name: str) -> list[dict[str, Any]]:
     table = read_mart(marts_dir, name)
     rows = table.to_pylist()
-    return sorted(rows, key=lambda row: json.dumps({k: v for k, v in row.items() if not isinstance(v, float)}, default=str, sort_keys=True))
+    return sorted(
+        rows,
+        key=lambda row: json.dumps(
+            {k: v for k, v in row.items() if not isinstance(v, float)}, default=str, sort_keys=True
+        ),
+    )
 
 
 def _same(left: Any, right: Any) -> bool:

@@ -96,7 +96,10 @@ def test_kpis_and_funnels_are_identical(tmp_path: Path, spark_session: Any) -> N
     try:
         march = {"date_from": date(2024, 3, 2), "date_to": date(2024, 3, 31)}
         for options in ({}, {"group": "g1"}, {"group_kind": "core_user"}):
-            assert compute_kpis(spark, **march, **options).to_json() == compute_kpis(duck, **march, **options).to_json()
+            assert (
+                compute_kpis(spark, **march, **options).to_json()
+                == compute_kpis(duck, **march, **options).to_json()
+            )
         for mode in ("ordered", "strict", "any_order"):
             assert compute_funnel(spark, mode=mode).to_json() == compute_funnel(duck, mode=mode).to_json()
     finally:

@@ -55,7 +55,9 @@ def test_linear_trajectory_and_status() -> None:
 
 
 def test_down_goals_are_mirrored() -> None:
-    churn = goal(metric="churn_rate", baseline=0.15, target=0.08, direction="down", deadline=date(2024, 4, 10))
+    churn = goal(
+        metric="churn_rate", baseline=0.15, target=0.08, direction="down", deadline=date(2024, 4, 10)
+    )
     halfway = date(2024, 2, 20)  # expected 0.115
     assert evaluate_goal(churn, 0.11, halfway, START).status == "green"
     assert evaluate_goal(churn, 0.12, halfway, START).status == "amber"
@@ -71,7 +73,10 @@ def test_weekly_and_daily_decomposition() -> None:
     assert progress.per_week_needed == pytest.approx(0.15 / 50 * 7)
     assert progress.next_week_expected == pytest.approx(0.15 + 0.2 * 57 / 100)
     document = progress.to_json()
-    assert document["status"] == "red" and set(document["decomposition"]) >= {"per_week_needed", "per_day_needed"}
+    assert document["status"] == "red" and set(document["decomposition"]) >= {
+        "per_week_needed",
+        "per_day_needed",
+    }
 
 
 def test_duration_counts_from_the_first_day_with_data() -> None:

@@ -99,3 +99,9 @@ def test_bad_scopes_are_refused(brand: Workspace) -> None:
         compute_kpis(brand, date_from=date(2024, 3, 31), date_to=date(2024, 3, 1))
     with pytest.raises(ConfigurationError):
         compute_kpis(brand, group="g1", group_kind="core_user")
+
+
+def test_docs_quote_every_definition_verbatim() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "metrics.md").read_text(encoding="utf-8")
+    missing = [name for name, text in METRIC_DEFINITIONS.items() if text not in docs]
+    assert missing == []

@@ -63,7 +63,10 @@ def test_incremental_equals_full(tmp_path: Path) -> None:
     copy = new_workspace(tmp_path / "copy")
     assert run_pipeline(copy, full=True).full
     assert_same_marts(brand.settings.marts_dir, copy.settings.marts_dir)
-    activity = {(row["member_id"], row["day"].isoformat()) for row in mart_rows(brand.settings.marts_dir, "member_daily_activity")}
+    activity = {
+        (row["member_id"], row["day"].isoformat())
+        for row in mart_rows(brand.settings.marts_dir, "member_daily_activity")
+    }
     assert ("m01", "2024-03-10") not in activity  # recalled in April
     assert ("m04", "2024-04-03") in activity
 

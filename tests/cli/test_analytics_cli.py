@@ -76,7 +76,9 @@ def test_kpi_json_contract(data_dir: Path) -> None:
 
 def test_kpi_for_a_group_and_unknown_group(data_dir: Path) -> None:
     assert invoke("kpi", "--data", str(data_dir), "--group", "wrGROUP1")["scope"]["group"] == "wrGROUP1"
-    result = runner.invoke(app, ["kpi", "--data", str(data_dir), "--group", "'; DROP TABLE groups; --", "--json"])
+    result = runner.invoke(
+        app, ["kpi", "--data", str(data_dir), "--group", "'; DROP TABLE groups; --", "--json"]
+    )
     assert result.exit_code == 1 and result.stdout == ""
 
 

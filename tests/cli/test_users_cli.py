@@ -43,3 +43,21 @@ def test_users_add_refuses_bad_role_duplicate_and_short_password(tmp_path: Path)
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
     hostile = runner.invoke(app, ["users", "add", "<script>", "--role", "cs", *data])
     assert hostile.exit_code == 1
+
+
+def test_users_passwd_sets_a_new_password(tmp_path: Path) -> None:
+    data = ["--data", str(tmp_path)]
+    assert (
+        runner.invoke(
+            app, ["users", "add", "carol", "--role", "viewer", "--password", "first-password", *data]
+        ).exit_code
+        == 0
+    )
+    result = runner.invoke(app, ["users", "passwd", "carol", "--json", *data])
+    assert result.exit_code == 0, result.output
+    new_password = json.loads(result.stdout)["password"]
+    workspace = Workspace(Settings(data=tmp_path))
+    with workspace.database.session() as session:
+        assert authenticate(session, "carol", new_password) is not None
+        assert authenticate(session, "carol", "first-password") is None
+    assert runner.invoke(app, ["users", "passwd", "nobody", *data]).exit_code == 1

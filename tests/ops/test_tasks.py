@@ -118,6 +118,9 @@ def test_complete_task_and_filters(mart_workspace: Workspace) -> None:
     assert [t["id"] for t in list_tasks(mart_workspace, status="done")] == ["vip_care:vip:2026-03"]
     assert len(list_tasks(mart_workspace, member_id="faded")) == 3
     assert len(list_tasks(mart_workspace, limit=2)) == 2
+    assert len(list_tasks(mart_workspace, assignee="op1")) == 10 and not list_tasks(
+        mart_workspace, assignee="x"
+    )
     with pytest.raises(NotFoundError):
         complete_task(mart_workspace, "'; DROP TABLE tasks; --")
     with pytest.raises(InputFormatError):

@@ -15,7 +15,10 @@ from groupops.web.routes import PUBLIC_ROUTES
 
 from .conftest import API_TOKENS
 
-_PATH_VALUES = {"group_id": "g-core", "member_id": "m001", "name": "viewer", "token_id": "1", "fmt": "csv"}
+_PATH_VALUES = {
+    "group_id": "g-core", "member_id": "m001", "name": "viewer", "token_id": "1", "fmt": "csv",
+    "item_id": "1", "ticket_id": "t-1", "alert_id": "a-1", "incident_id": "inc-1", "mark": "resolved",
+}  # fmt: skip
 
 
 def _permission_of(route: APIRoute) -> str | None:

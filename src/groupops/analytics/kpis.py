@@ -218,8 +218,7 @@ class KpiInputs:
     @classmethod
     def from_facts(cls, facts: Facts, engine: AnalyticsEngine) -> KpiInputs:
         """Compute the member-level tables from the facts once (kept by ``engine``)."""
-        messages = group_messages(facts).filter(lambda table: ~table.is_staff)
-        activity = engine.materialize(member_daily_activity(facts, messages))
+        activity = engine.materialize(member_daily_activity(facts, group_messages(facts)))
         return cls(
             activity=activity,
             orders=engine.materialize(orders_attributed(facts, activity)),

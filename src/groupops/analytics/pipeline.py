@@ -274,7 +274,7 @@ def _plan_partitions(
     marts_dir: Path, full: bool, old: dict[str, Any], new: dict[str, Any]
 ) -> dict[str, tuple[set[str], set[str]]]:
     """Per partitioned mart: (months to recompute, months to drop)."""
-    plan = {}
+    plan: dict[str, tuple[set[str], set[str]]] = {}
     for name, (inputs, _builder) in PARTITIONED_MARTS.items():
         present = _months_present(new, inputs)
         if full:

@@ -8,6 +8,7 @@ cannot make the loader import or construct arbitrary objects.
 from __future__ import annotations
 
 import dataclasses
+import json
 import importlib
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -18,7 +19,7 @@ from typing import Any
 from groupops.bot.core import GroupBotState
 from groupops.errors import StoreError
 
-__all__ = ["decode_group_state", "decode_value", "encode_group_state", "encode_value"]
+__all__ = ["GroupStateEncoder", "decode_group_state", "decode_value", "encode_group_state", "encode_value"]
 
 _TAG = "__t"
 _ALLOWED_MODULE_PREFIXES = ("groupops.bot.",)
@@ -124,3 +125,63 @@ def decode_group_state(
     decoded = {str(name): decode_value(value, extra_modules) for name, value in skills.items()}
     recent = tuple(str(item) for item in stored.get("recent_event_ids") or ())
     return GroupBotState(group_id, MappingProxyType(decoded), recent)
+
+
+class GroupStateEncoder:
+    """Encodes successive states of one group to JSON text, reusing the text of unchanged parts.
+
+    Bot states are immutable: a skill that changes one member's record keeps every other record
+    (and every older ledger entry) as the very same object. The encoder remembers the JSON text
+    of each frozen dataclass it wrote last time, keyed by identity (and holding the object, so
+    the identity cannot be reused), so writing the next state only encodes what is new. The text equals ``json.dumps(encode_group_state(state))`` when parsed.
+    """
+
+    def __init__(self) -> None:
+        self._previous: dict[int, tuple[Any, str]] = {}
+        self._current: dict[int, tuple[Any, str]] = {}
+
+    def encode(self, state: GroupBotState) -> str:
+        """The JSON text of ``state``."""
+        self._current = {}
+        skills = ",".join(
+            f"{_dumps(str(name))}:{self._text(value)}" for name, value in state.skill_states.items()
+        )
+        recent = _dumps(list(state.recent_event_ids))
+        self._previous, self._current = self._current, {}
+        return f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
+
+    def _text(self, value: Any) -> str:
+        if value is None or isinstance(value, bool | int | float | str):
+            return _dumps(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self._remembered(value) if _is_frozen(value) else _dumps(encode_value(value))
+        if isinstance(value, tuple):
+            return f'{{"{_TAG}":"tuple","v":[{",".join(map(self._text, value))}]}}'
+        if isinstance(value, list):
+            return f"[{','.join(map(self._text, value))}]"
+        if isinstance(value, Mapping):
+            pairs = ",".join(f"[{self._text(key)},{self._text(item)}]" for key, item in value.items())
+            return f'{{"{_TAG}":"map","v":[{pairs}]}}'
+        return _dumps(encode_value(value))
+
+    def _remembered(self, value: Any) -> str:
+        key = id(value)
+        known = self._previous.get(key) or self._current.get(key)
+        if known is None or known[0] is not value:
+            kind = type(value)
+            fields = ",".join(
+                f"{_dumps(field.name)}:{self._text(getattr(value, field.name))}"
+                for field in dataclasses.fields(value)
+            )
+            text = f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{{fields}}}}}'
+            known = (value, text)
+        self._current[key] = known
+        return known[1]
+
+
+def _is_frozen(value: Any) -> bool:
+    return bool(getattr(type(value), "__dataclass_params__").frozen)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -94,8 +94,14 @@ def demo_command(
         emit_json({"raw_dir": str(build.raw_dir), "ingest": reports, "kpi": kpis, "admin_password": password})
         return
     _print_summary(reports, kpis)
+    settings = workspace.settings
+    console.print(f"Dashboard: http://{settings.host}:{settings.port}  (start it with `groupops serve`)")
     if password:
         console.print(f"Admin login: [bold]admin[/bold] / [bold]{password}[/bold] (shown once; keep it)")
+    else:
+        console.print(
+            "Sign in with your existing users; `groupops users passwd admin` sets a new admin password."
+        )
 
 
 def register(app: typer.Typer) -> None:

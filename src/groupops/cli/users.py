@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from groupops.accounts import create_user
+from groupops.accounts import create_user, reset_password
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
 from groupops.store.models import ROLES, User
 from groupops.store.workspace import Workspace
@@ -38,6 +38,28 @@ def add_user(
         console.print(f"User [bold]{name}[/bold] ({role}) created.")
     else:
         console.print(f"User [bold]{name}[/bold] ({role}) created. Password (shown once): {created_password}")
+
+
+@users_app.command("passwd")
+def reset_user_password(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="New password (at least 10 characters); generated when omitted."),
+    ] = None,
+    data: DataOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Set a new password for NAME; prints the generated one once when none is given."""
+    workspace = Workspace(settings_for(data))
+    with fail_on_errors(), workspace.database.session() as session:
+        new_password = reset_password(session, name, password)
+    if json_output:
+        emit_json({"name": name, "password": None if password else new_password})
+    elif password:
+        console.print(f"Password of [bold]{name}[/bold] changed.")
+    else:
+        console.print(f"New password of [bold]{name}[/bold] (shown once): {new_password}")
 
 
 @users_app.command("list")

@@ -16,7 +16,7 @@ from groupops.store.warehouse import LINE_COLUMN, Warehouse, new_duckdb_connecti
 
 __all__ = ["LabelRun", "label_new_messages"]
 
-_BATCH = 50_000
+_BATCH = 200_000
 
 _UNLABELLED_SQL = """
 SELECT m.msgid, m.group_id, m.sender_id, m.sent_at, m.text, m.month
@@ -39,7 +39,10 @@ def _label_batch(batch: pa.RecordBatch, start_line: int) -> pa.Table:
     from groupops.text.hygiene import detect_spam
 
     texts = batch.column("text").to_pylist()
-    labels = classify_messages(texts)
+    distinct = list(dict.fromkeys(texts))  # group chat repeats itself (打卡, 好的, 谢谢): classify each text once
+    by_text = dict(zip(distinct, classify_messages(distinct), strict=True))
+    spam_by_text = {text: detect_spam(text).is_spam for text in distinct}
+    labels = [by_text[text] for text in texts]
     columns = {
         "msgid": batch.column("msgid"),
         "group_id": batch.column("group_id"),
@@ -50,7 +53,7 @@ def _label_batch(batch: pa.RecordBatch, start_line: int) -> pa.Table:
         "complaint": pa.array([label.complaint for label in labels], pa.bool_()),
         "question": pa.array([label.question for label in labels], pa.bool_()),
         "intents": pa.array([list(label.intents) for label in labels], pa.list_(pa.string())),
-        "spam": pa.array([detect_spam(text).is_spam for text in texts], pa.bool_()),
+        "spam": pa.array([spam_by_text[text] for text in texts], pa.bool_()),
         "month": batch.column("month"),
     }
     table = pa.table(columns, schema=FACT_SCHEMAS["message_labels"])

@@ -353,7 +353,7 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> Non
 
 def list_tasks(
     workspace: Workspace, *, kind: str | None = None, status: str | None = None,
-    member_id: str | None = None, limit: int | None = None,
+    member_id: str | None = None, assignee: str | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Tasks matching the filters, by due time then id (``detail`` included)."""
     _check_choice(kind, TASK_KINDS, "kind")
@@ -361,7 +361,13 @@ def list_tasks(
     if limit is not None and limit < 1:
         raise InputFormatError("limit must be at least 1")
     query = select(Task).order_by(Task.due_at, Task.id)
-    for column, value in ((Task.kind, kind), (Task.status, status), (Task.member_id, member_id)):
+    filters = (
+        (Task.kind, kind),
+        (Task.status, status),
+        (Task.member_id, member_id),
+        (Task.assignee, assignee),
+    )
+    for column, value in filters:
         if value is not None:
             query = query.where(column == value)
     with workspace.database.session() as session:
