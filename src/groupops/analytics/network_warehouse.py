@@ -20,6 +20,7 @@ from groupops.analytics.network import NetworkResult, brand_network, build_name_
 from groupops.analytics.network import interaction_edges as build_edges
 from groupops.analytics.network_drift import DriftAlert, DriftBand, detect_degree_drift, weekly_activity
 from groupops.store.models import Alert, GroupMembership, Member
+from groupops.store.rosters import member_display_names
 from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
@@ -61,15 +62,7 @@ def load_interaction_messages(
 
 def member_name_index(workspace: Workspace) -> dict[tuple[str, str], str]:
     """(group id, display name) → member id from the rosters: group nickname, display name, member name."""
-    rows: list[tuple[str, str, str]] = []
-    with workspace.database.session() as session:
-        query = select(
-            GroupMembership.group_id, GroupMembership.member_id, GroupMembership.group_nickname,
-            GroupMembership.display_name, Member.name,
-        ).outerjoin(Member, Member.id == GroupMembership.member_id)  # fmt: skip
-        for group_id, member_id, *names in session.execute(query):
-            rows.extend((group_id, name, member_id) for name in dict.fromkeys(names) if name)
-    return build_name_index(rows)
+    return build_name_index((group, name, member) for group, member, name in member_display_names(workspace))
 
 
 def brand_graph_from_warehouse(

@@ -8,8 +8,8 @@ cannot make the loader import or construct arbitrary objects.
 from __future__ import annotations
 
 import dataclasses
-import json
 import importlib
+import json
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -148,7 +148,9 @@ class GroupStateEncoder:
         )
         recent = _dumps(list(state.recent_event_ids))
         self._previous, self._current = self._current, {}
-        return f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
+        return (
+            f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
+        )
 
     def _text(self, value: Any) -> str:
         if value is None or isinstance(value, bool | int | float | str):
@@ -173,14 +175,16 @@ class GroupStateEncoder:
                 f"{_dumps(field.name)}:{self._text(getattr(value, field.name))}"
                 for field in dataclasses.fields(value)
             )
-            text = f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{{fields}}}}}'
+            text = (
+                f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{{fields}}}}}'
+            )
             known = (value, text)
         self._current[key] = known
         return known[1]
 
 
 def _is_frozen(value: Any) -> bool:
-    return bool(getattr(type(value), "__dataclass_params__").frozen)
+    return bool(type(value).__dataclass_params__.frozen)
 
 
 def _dumps(value: Any) -> str:

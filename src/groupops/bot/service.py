@@ -1,10 +1,15 @@
 """The bot service: load a group's state, run the core on an event, store the state, queue the actions.
 
-One database transaction per event holds the new state, the outbox rows and the projections
-(member points and warnings, draws, polls, FAQ tickets), so an event is either fully applied
-or not at all: no lost and no duplicated actions. The state row carries a version; a writer
+One database transaction per event holds the new state, the outbox rows, the projections
+(member points and warnings, draws, polls, FAQ tickets) and, when the caller passes an
+:class:`EventJournal`, the callback-log row: an event is either fully applied or not at all,
+so there are no lost and no duplicated actions. The state row carries a version; a writer
 that lost a race (another process changed the group meanwhile) retries with the new state.
 On SQLite, writers of one process are serialised (SQLite has a single writer anyway).
+
+The hot path is lean: SQLAlchemy Core statements only, the group's last state kept in memory
+(reloaded only when another writer moved its version), and the state's JSON text written
+incrementally (:class:`~groupops.bot._codec.GroupStateEncoder`).
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
+from typing import cast as cast_table
 
-from sqlalchemy import select, update
+from sqlalchemy import JSON as SqlJSON
+from sqlalchemy import Table, Text, bindparam, cast, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from groupops.bot._codec import decode_group_state, encode_group_state
+from groupops.bot._codec import GroupStateEncoder, decode_group_state
 from groupops.bot.core import Action, BotOutcome, Event, GroupBotState, GroupProfile, handle_event
 from groupops.bot.outbox import OutboxRouting, enqueue_actions
 from groupops.bot.skills import SkillRegistry
@@ -33,12 +40,14 @@ from groupops.store.models.base import utc_now
 from groupops.store.models.bot import BotDraw, BotGroupState, BotMemberState, BotPoll
 from groupops.store.workspace import record_audit
 
-__all__ = ["BotService", "ServiceResult", "serialized_writes"]
+__all__ = ["BotService", "EventJournal", "ServiceResult", "serialized_writes"]
 
 _MAX_CONFLICT_RETRIES = 8
 _LEDGER_ENTRIES_KEPT = 400
 _sqlite_locks: dict[str, threading.RLock] = {}
 _sqlite_locks_guard = threading.Lock()
+_MEMBER_TABLE = cast_table(Table, BotMemberState.__table__)
+_STATE_TABLE = cast_table(Table, BotGroupState.__table__)
 
 
 class _StateConflict(Exception):
@@ -69,7 +78,26 @@ class ServiceResult:
     duplicate: bool = False
 
 
+class EventJournal(Protocol):
+    """A record written in the event's own transaction (the receiver's callback log)."""
+
+    def begin(self, session: Session) -> bool:
+        """Claim the record; False means the event was already applied (nothing else happens)."""
+        ...
+
+    def finish(self, session: Session, result: ServiceResult) -> None:
+        """Mark the record done, in the same transaction as the state and the outbox rows."""
+        ...
+
+
 ProfileSource = Callable[[Session, str], GroupProfile]
+
+
+@dataclass
+class _CachedGroup:
+    version: int
+    state: GroupBotState
+    encoder: GroupStateEncoder
 
 
 class BotService:
@@ -84,45 +112,58 @@ class BotService:
         registry: SkillRegistry | None = None,
         profile_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], datetime] = utc_now,
+        on_enqueued: Callable[[], None] | None = None,
     ) -> None:
         self.database = database
         self.settings = settings or Settings()
         self.routing = routing or OutboxRouting()
         self.registry = registry
         self.profile_overrides = {key: dict(value) for key, value in (profile_overrides or {}).items()}
+        self.on_enqueued = on_enqueued
         self._clock = clock
-        self._cache: dict[str, tuple[int, GroupBotState]] = {}
+        self._cache: dict[str, _CachedGroup] = {}
         self._group_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._dialect = database.engine.dialect.name
 
     # -- profiles -------------------------------------------------------------------------------
     def profile_for(self, session: Session, group_id: str) -> GroupProfile:
         """The group's profile: the stored group (kind, name, admins), the settings, then overrides."""
-        group = session.get(Group, group_id)
+        row = session.execute(
+            select(Group.name, Group.kind, Group.admins).where(Group.id == group_id)
+        ).first()
         fields: dict[str, Any] = {
             "group_id": group_id,
             "timezone": self.settings.timezone,
             "quiet_hours": self.settings.quiet_hours,
         }
-        if group is not None:
-            fields["name"] = group.name or ""
-            fields["admin_ids"] = tuple(group.admins or ())
-            if group.kind in GROUP_KINDS:
-                fields["kind"] = group.kind
+        if row is not None:
+            name, kind, admins = row
+            fields["name"] = name or ""
+            fields["admin_ids"] = tuple(admins or ())
+            if kind in GROUP_KINDS:
+                fields["kind"] = kind
         fields.update(self.profile_overrides.get("*", {}))
         fields.update(self.profile_overrides.get(group_id, {}))
         return GroupProfile(**fields)
 
     # -- events ---------------------------------------------------------------------------------
-    def handle(self, event: Event) -> ServiceResult:
-        """Apply ``event``: state, outbox rows and projections in one transaction (replays do nothing)."""
+    def handle(self, event: Event, journal: EventJournal | None = None) -> ServiceResult:
+        """Apply ``event``: journal, state, outbox rows and projections in one transaction.
+
+        Replays (an event id already in the state, or a journal that says so) do nothing.
+        """
         with self._group_lock(event.group_id):
             for _ in range(_MAX_CONFLICT_RETRIES):
                 try:
                     with serialized_writes(self.database):
-                        return self._handle_once(event)
+                        result = self._handle_once(event, journal)
                 except (_StateConflict, IntegrityError, OperationalError):
                     self._cache.pop(event.group_id, None)
+                    continue
+                if result.enqueued and self.on_enqueued is not None:
+                    self.on_enqueued()
+                return result
         raise StoreError(
             f"bot state of group {event.group_id} kept changing; event {event.event_id} not applied"
         )
@@ -130,83 +171,123 @@ class BotService:
     def state_of(self, group_id: str) -> GroupBotState:
         """The stored state of a group (a fresh one before its first event)."""
         with self.database.session() as session:
-            row = session.get(BotGroupState, group_id)
-            return decode_group_state(group_id, row.state if row else None)
+            stored = session.scalar(select(BotGroupState.state).where(BotGroupState.group_id == group_id))
+            return decode_group_state(group_id, stored)
 
     def _group_lock(self, group_id: str) -> threading.Lock:
         with self._guard:
             return self._group_locks.setdefault(group_id, threading.Lock())
 
-    def _handle_once(self, event: Event) -> ServiceResult:
+    def _handle_once(self, event: Event, journal: EventJournal | None) -> ServiceResult:
         with self.database.session() as session:
-            version, state = self._load(session, event.group_id)
-            outcome = handle_event(state, event, self.profile_for(session, event.group_id), self.registry)
-            if outcome.duplicate:
+            if journal is not None and not journal.begin(session):
                 return ServiceResult(event.event_id, event.group_id, (), 0, duplicate=True)
-            self._store(session, event.group_id, version, outcome.state)
-            enqueued = enqueue_actions(
-                session, outcome.actions, self.routing, event_id=event.event_id, now=self._clock()
+            cached = self._load(session, event.group_id)
+            outcome = handle_event(
+                cached.state, event, self.profile_for(session, event.group_id), self.registry
             )
-            _apply_projections(session, event, state, outcome, self._clock())
-        self._cache[event.group_id] = (version + 1, outcome.state)
-        return ServiceResult(event.event_id, event.group_id, outcome.actions, enqueued)
+            if outcome.duplicate:
+                result = ServiceResult(event.event_id, event.group_id, (), 0, duplicate=True)
+            else:
+                now = self._clock()
+                self._store(session, event.group_id, cached, outcome.state, now)
+                enqueued = enqueue_actions(
+                    session, outcome.actions, self.routing, event_id=event.event_id, now=now
+                )
+                _apply_projections(session, event, cached.state, outcome, now)
+                result = ServiceResult(event.event_id, event.group_id, outcome.actions, enqueued)
+            if journal is not None:
+                journal.finish(session, result)
+        if not result.duplicate:
+            cached.version, cached.state = cached.version + 1, outcome.state
+            self._cache[event.group_id] = cached
+        return result
 
-    def _load(self, session: Session, group_id: str) -> tuple[int, GroupBotState]:
+    def _load(self, session: Session, group_id: str) -> _CachedGroup:
         query = select(BotGroupState.version).where(BotGroupState.group_id == group_id)
-        if session.get_bind().dialect.name == "postgresql":
+        if self._dialect == "postgresql":
             query = query.with_for_update()
         version = session.scalar(query)
         if version is None:
-            return 0, GroupBotState(group_id)
+            return _CachedGroup(0, GroupBotState(group_id), GroupStateEncoder())
         cached = self._cache.get(group_id)
-        if cached is not None and cached[0] == version:
-            return version, cached[1]
+        if cached is not None and cached.version == version:
+            return cached
         stored = session.scalar(select(BotGroupState.state).where(BotGroupState.group_id == group_id))
-        return version, decode_group_state(group_id, stored)
+        return _CachedGroup(version, decode_group_state(group_id, stored), GroupStateEncoder())
 
-    def _store(self, session: Session, group_id: str, version: int, state: GroupBotState) -> None:
-        encoded, now = encode_group_state(state), self._clock()
+    def _store(
+        self, session: Session, group_id: str, cached: _CachedGroup, state: GroupBotState, now: datetime
+    ) -> None:
+        encoded = self._json_text(cached.encoder.encode(state))
+        version = cached.version
         if version == 0:
-            values = {"group_id": group_id, "state": encoded, "version": 1, "updated_at": now}
-            dialect = session.get_bind().dialect.name
-            insert = (postgresql if dialect == "postgresql" else sqlite).insert(BotGroupState)
+            dialect_insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(_STATE_TABLE)
             inserted = session.execute(
-                insert.values(**values).on_conflict_do_nothing().returning(BotGroupState.group_id)
+                dialect_insert.values(group_id=group_id, state=encoded, version=1, updated_at=now)
+                .on_conflict_do_nothing()
+                .returning(_STATE_TABLE.c.group_id)
             ).first()
             if inserted is None:
                 raise _StateConflict(group_id)
             return
         result: Any = session.execute(
-            update(BotGroupState)
-            .where(BotGroupState.group_id == group_id, BotGroupState.version == version)
+            update(_STATE_TABLE)
+            .where(_STATE_TABLE.c.group_id == group_id, _STATE_TABLE.c.version == version)
             .values(state=encoded, version=version + 1, updated_at=now)
         )
         if result.rowcount != 1:
             raise _StateConflict(group_id)
 
+    def _json_text(self, text: str) -> Any:
+        """Bind already-encoded JSON text to the JSON column (no second serialisation)."""
+        value = bindparam(None, text, type_=Text)
+        return cast(value, SqlJSON) if self._dialect == "postgresql" else value
+
 
 # --- projections ------------------------------------------------------------------------------
-def _member_row(session: Session, group_id: str, member_id: str, now: datetime) -> BotMemberState:
-    row = session.scalar(
-        select(BotMemberState).where(
-            BotMemberState.group_id == group_id, BotMemberState.member_id == member_id
+_MEMBER_DEFAULTS: dict[str, Any] = {
+    "points_balance": 0,
+    "checkin_streak": 0,
+    "longest_streak": 0,
+    "checkin_days": 0,
+    "points_ledger": [],
+    "faq_tickets_opened": 0,
+    "rule_warnings": 0,
+}
+
+
+def _update_member(
+    session: Session,
+    group_id: str,
+    member_id: str,
+    now: datetime,
+    change: Callable[[Mapping[str, Any]], dict[str, Any]],
+    *columns: str,
+) -> None:
+    """Read ``columns`` of the member's row (defaults when new), apply ``change``, write it back."""
+    table = _MEMBER_TABLE
+    row = (
+        session.execute(
+            select(table.c.id, *(table.c[name] for name in columns)).where(
+                table.c.group_id == group_id, table.c.member_id == member_id
+            )
         )
+        .mappings()
+        .first()
     )
+    current: Mapping[str, Any] = dict(row) if row is not None else _MEMBER_DEFAULTS
+    values = change(current) | {"updated_at": now}
     if row is None:
-        row = BotMemberState(
-            group_id=group_id,
-            member_id=member_id,
-            points_balance=0,
-            checkin_streak=0,
-            longest_streak=0,
-            checkin_days=0,
-            points_ledger=[],
-            faq_tickets_opened=0,
-            rule_warnings=0,
+        session.execute(
+            insert(table).values(_MEMBER_DEFAULTS | values | {"group_id": group_id, "member_id": member_id})
         )
-        session.add(row)
-    row.updated_at = now
-    return row
+    else:
+        session.execute(update(table).where(table.c.id == row["id"]).values(values))
+
+
+def _fixed(values: dict[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    return lambda _row: dict(values)
 
 
 def _json_ready(value: Any) -> Any:
@@ -235,13 +316,17 @@ def _apply_projections(
             and event.member_id
             and action.kind in ("send_text", "notify_admins")
         ):
-            row = _member_row(session, event.group_id, event.member_id, now)
-            row.rule_warnings += 1
-            row.last_warning_at = event.occurred_at
+            _update_member(
+                session,
+                event.group_id,
+                event.member_id,
+                now,
+                lambda row: {"rule_warnings": row["rule_warnings"] + 1, "last_warning_at": event.occurred_at},
+                "rule_warnings",
+            )
         elif action.kind == "send_private_text" and action.skill == "care" and action.member_id:
-            _member_row(
-                session, event.group_id, action.member_id, now
-            ).last_cared_on = event.occurred_at.date()
+            cared = _fixed({"last_cared_on": event.occurred_at.date()})
+            _update_member(session, event.group_id, action.member_id, now, cared)
         elif action.kind == "remove_member":
             record_audit(
                 session, "bot", "bot.remove_member.requested", "member", action.member_id or "", **action.data
@@ -254,20 +339,36 @@ def _apply_projections(
 
 def _project_points(session: Session, action: Action, checkins: Any, now: datetime) -> None:
     assert action.member_id is not None
-    row = _member_row(session, action.group_id, action.member_id, now)
-    row.points_balance = int(action.data.get("balance", row.points_balance))
     entries = [_json_ready(entry) for entry in action.data.get("entries", ())]
-    row.points_ledger = [*(row.points_ledger or []), *entries][-_LEDGER_ENTRIES_KEPT:]
     record = getattr(checkins, "members", {}).get(action.member_id)
-    if record is not None:
-        row.checkin_streak, row.longest_streak = record.streak, record.longest_streak
-        row.checkin_days, row.last_checkin_on = record.total_days, record.last_day
+
+    def change(row: Mapping[str, Any]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "points_balance": int(action.data.get("balance", row["points_balance"])),
+            "points_ledger": [*(row["points_ledger"] or []), *entries][-_LEDGER_ENTRIES_KEPT:],
+        }
+        if record is not None:
+            values |= {
+                "checkin_streak": record.streak,
+                "longest_streak": record.longest_streak,
+                "checkin_days": record.total_days,
+                "last_checkin_on": record.last_day,
+            }
+        return values
+
+    _update_member(session, action.group_id, action.member_id, now, change, "points_balance", "points_ledger")
 
 
 def _project_ticket(session: Session, event: Event, action: Action, now: datetime) -> None:
     assert action.member_id is not None
-    row = _member_row(session, action.group_id, action.member_id, now)
-    row.faq_tickets_opened += 1
+    _update_member(
+        session,
+        action.group_id,
+        action.member_id,
+        now,
+        lambda row: {"faq_tickets_opened": row["faq_tickets_opened"] + 1},
+        "faq_tickets_opened",
+    )
     try:
         from groupops.store.models.ops import Ticket
     except ImportError:  # pragma: no cover - the ops tables ship with the store

@@ -27,7 +27,8 @@ import pyarrow as pa
 from sqlalchemy import select
 
 from groupops.config import Settings
-from groupops.store.models import GroupMembership, Member, Ticket
+from groupops.store.models import Ticket
+from groupops.store.rosters import member_display_names
 from groupops.store.warehouse import Warehouse, new_duckdb_connection
 from groupops.store.workspace import Workspace
 
@@ -36,6 +37,7 @@ __all__ = [
     "SlaSummary",
     "TicketRules",
     "build_tickets",
+    "member_names_table",
     "refresh_tickets",
     "sla_summary",
 ]
@@ -140,21 +142,12 @@ ORDER BY opened_at, id
 """
 
 
-def _member_names(workspace: Workspace) -> pa.Table:
-    rows: dict[tuple[str, str, str], None] = {}
-    with workspace.database.session() as session:
-        query = select(
-            GroupMembership.group_id, GroupMembership.member_id, GroupMembership.group_nickname,
-            GroupMembership.display_name, Member.name,
-        ).outerjoin(Member, Member.id == GroupMembership.member_id)  # fmt: skip
-        for group_id, member_id, *names in session.execute(query):
-            for name in names:
-                if name:
-                    rows[(group_id, member_id, name)] = None
-    keys = list(rows)
+def member_names_table(workspace: Workspace) -> pa.Table:
+    """The rosters' names as an Arrow table (group_id, member_id, name) for address matching."""
+    rows = member_display_names(workspace)
     return pa.table(
-        {"group_id": pa.array([k[0] for k in keys], pa.string()), "member_id": pa.array([k[1] for k in keys], pa.string()),
-         "name": pa.array([k[2] for k in keys], pa.string())}
+        {"group_id": pa.array([r[0] for r in rows], pa.string()), "member_id": pa.array([r[1] for r in rows], pa.string()),
+         "name": pa.array([r[2] for r in rows], pa.string())}
     )  # fmt: skip
 
 
@@ -186,7 +179,7 @@ def refresh_tickets(
     rules = rules or TicketRules.from_settings(workspace.settings)
     as_of = as_of or datetime.now(UTC)
     label_new_messages(workspace.warehouse)
-    table = build_tickets(workspace.warehouse, _member_names(workspace), rules)
+    table = build_tickets(workspace.warehouse, member_names_table(workspace), rules)
     rows = table.to_pylist()
     with workspace.database.session() as session:
         existing = {ticket.id: ticket for ticket in session.scalars(select(Ticket))}
