@@ -120,3 +120,51 @@ def test_english_switch(page: Any) -> None:
     assert page.locator("h1").inner_text() == "Overview"
     page.goto("/groups")
     assert page.locator("h1").inner_text() == "Groups"
+
+
+def test_approving_a_content_item_through_the_three_review_steps(
+    browser: Any, server_url: str, brand_dir: Path
+) -> None:
+    from groupops.accounts import create_user
+    from groupops.store.models import User
+
+    workspace = Workspace(Settings(data=brand_dir))
+    with workspace.database.session() as session:
+        if session.query(User).filter(User.name == "reviewer2").first() is None:
+            create_user(session, "reviewer2", "reviewer", PASSWORD, actor="test")
+    workspace.close()
+
+    def as_user(name: str) -> Any:
+        context = browser.new_context(base_url=server_url, viewport={"width": 1280, "height": 900})
+        opened = context.new_page()
+        opened.set_default_timeout(60_000)
+        _sign_in(opened, name)
+        return opened
+
+    operator = as_user("operator")
+    operator.goto("/content")
+    operator.fill("#new-content input[name=title]", "秋季新品 <b>上新</b>")
+    operator.fill("#new-content textarea[name=body]", "柔软亲肤的针织面料，欢迎到群里试穿分享")
+    operator.click("#new-content button[type=submit]")
+    operator.wait_for_url(re.compile(r".*/content/\d+$"))
+    item_url = operator.url
+    operator.click('button[data-action="self_check"]')
+    operator.wait_for_selector('[data-state="self_checked"]')
+    for name, action, state in (
+        ("reviewer", "qc_pass", "qc_passed"),
+        ("reviewer2", "legal_approve", "legal_approved"),
+    ):
+        reviewer = as_user(name)
+        reviewer.goto(item_url)
+        reviewer.click(f'button[data-action="{action}"]')
+        reviewer.wait_for_selector(f'[data-state="{state}"]')
+        reviewer.context.close()
+    operator.goto(item_url)
+    operator.click('button[data-action="publish"]')
+    operator.wait_for_selector('#item-state [data-state="published"]')
+    steps = operator.eval_on_selector_all(
+        "#history tr[data-action]", "rows => rows.map(r => r.dataset.action)"
+    )
+    assert steps == ["self_check", "qc_pass", "legal_approve", "publish"]
+    assert "<b>上新</b>" in operator.locator("h1").inner_text()
+    operator.context.close()

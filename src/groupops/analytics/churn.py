@@ -24,6 +24,7 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from groupops.analytics._frames import parse_times
 from groupops.analytics.clv import fit_bgnbd, probability_alive, rfm_from_transactions
 from groupops.errors import GroupOpsError, InputFormatError
 
@@ -114,21 +115,6 @@ class ChurnHoldoutReport:
 # --- the rule ---------------------------------------------------------------------------
 
 
-def _parse_times(values: pd.Series, where: str) -> pd.Series:
-    """Datetimes from a datetime column or from date strings in any ISO-like format."""
-    try:
-        times = (
-            values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(values, format="mixed")
-        )
-    except (ValueError, TypeError, OverflowError) as error:
-        raise InputFormatError(f"{where}: column {values.name!r} holds values that are not dates") from error
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        raise InputFormatError(f"{where}: column {values.name!r} mixes time zones; use one zone or UTC")
-    if times.isna().any():
-        raise InputFormatError(f"{where}: column {values.name!r} has empty dates")
-    return times
-
-
 def _activity_days(
     activity: pd.DataFrame, member_col: str, time_col: str, amount_col: str | None
 ) -> pd.DataFrame:
@@ -138,7 +124,7 @@ def _activity_days(
     ]
     if missing:
         raise InputFormatError(f"activity: missing column(s) {', '.join(map(repr, missing))}")
-    days = _parse_times(activity[time_col], "activity").dt.tz_localize(None).dt.normalize()
+    days = parse_times(activity[time_col], "activity").dt.tz_localize(None).dt.normalize()
     amounts = pd.Series(0.0, index=activity.index)
     if amount_col is not None:
         amounts = pd.to_numeric(activity[amount_col], errors="coerce")

@@ -22,6 +22,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
+from groupops.analytics._frames import parse_times
 from groupops.errors import GroupOpsError, InputFormatError
 
 __all__ = [
@@ -410,21 +411,6 @@ def _time_unit_days(time_unit: str) -> float:
     return _DAYS_PER_UNIT[time_unit]
 
 
-def _parse_times(values: pd.Series, where: str) -> pd.Series:
-    """Datetimes from a datetime column or from date strings in any ISO-like format."""
-    try:
-        times = (
-            values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(values, format="mixed")
-        )
-    except (ValueError, TypeError, OverflowError) as error:
-        raise InputFormatError(f"{where}: column {values.name!r} holds values that are not dates") from error
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        raise InputFormatError(f"{where}: column {values.name!r} mixes time zones; use one zone or UTC")
-    if times.isna().any():
-        raise InputFormatError(f"{where}: column {values.name!r} has empty dates")
-    return times
-
-
 def _require_columns(frame: pd.DataFrame, columns: Mapping[str, str | None], what: str) -> None:
     missing = [name for name in columns.values() if name is not None and name not in frame.columns]
     if missing:
@@ -449,7 +435,7 @@ def _purchase_days(
     _require_columns(
         transactions, {"customer": customer_col, "time": time_col, "amount": amount_col}, "transactions"
     )
-    times = _parse_times(transactions[time_col], "transactions")
+    times = parse_times(transactions[time_col], "transactions")
     days = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": times.dt.normalize()})
     if amount_col is None:
         days["amount"] = 0.0

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
+from groupops.analytics._frames import parse_times
 from groupops.errors import InputFormatError
 
 __all__ = [
@@ -72,21 +73,6 @@ class _PurchaseMatrix:
     counts: sparse.csr_matrix  # members × items, number of order lines
     item_categories: NDArray[np.int64] | None  # category code per item
     category_count: int
-
-
-def _parse_times(values: pd.Series, where: str) -> pd.Series:
-    """Datetimes from a datetime column or from date strings in any ISO-like format."""
-    try:
-        times = (
-            values if pd.api.types.is_datetime64_any_dtype(values) else pd.to_datetime(values, format="mixed")
-        )
-    except (ValueError, TypeError, OverflowError) as error:
-        raise InputFormatError(f"{where}: column {values.name!r} holds values that are not dates") from error
-    if not pd.api.types.is_datetime64_any_dtype(times):
-        raise InputFormatError(f"{where}: column {values.name!r} mixes time zones; use one zone or UTC")
-    if times.isna().any():
-        raise InputFormatError(f"{where}: column {values.name!r} has empty dates")
-    return times
 
 
 def _check_columns(purchases: pd.DataFrame, columns: tuple[str | None, ...]) -> None:
@@ -292,7 +278,7 @@ def evaluate_hit_rate(
     The popularity baseline recommends the k most-bought items the member does not own yet.
     """
     _check_columns(purchases, (member_col, item_col, time_col, category_col))
-    times = _parse_times(purchases[time_col], "purchases")
+    times = parse_times(purchases[time_col], "purchases")
     cut = pd.Timestamp(cutoff)
     if times.dt.tz is not None and cut.tzinfo is None:
         cut = cut.tz_localize(times.dt.tz)

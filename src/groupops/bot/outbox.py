@@ -38,6 +38,7 @@ from sqlalchemy import Select, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from groupops.bot._locks import serialized_writes
 from groupops.bot.core import SEND_ACTION_KINDS, Action
 from groupops.errors import ConfigurationError, GroupOpsError, NotFoundError
 from groupops.store.database import Database
@@ -319,6 +320,11 @@ class OutboxWorker:
         self._clock = clock
         self._compliance = compliance
         self._on_sent = on_sent
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        """New rows were queued: end the current idle wait of :meth:`run_forever` now."""
+        self._wake.set()
 
     # -- claiming --------------------------------------------------------------------------
     def _due(self, now: datetime) -> Select[Any]:
@@ -331,7 +337,7 @@ class OutboxWorker:
 
     def _claim(self, now: datetime) -> list[_Claimed]:
         transition = dict(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
-        with self.database.session() as session:
+        with serialized_writes(self.database), self.database.session() as session:
             if session.get_bind().dialect.name == "postgresql":
                 ids: list[int] = list(session.scalars(self._due(now).with_for_update(skip_locked=True)))
                 if ids:
@@ -348,24 +354,47 @@ class OutboxWorker:
                 ids = [int(row[0]) for row in claimed]
             if not ids:
                 return []
-            rows = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(ids)).order_by(OutboxItem.id))
-            return [
-                _Claimed(
-                    row.id, row.idempotency_key, row.channel, row.target, dict(row.payload), row.attempts
-                )
-                for row in rows
-            ]
+            columns = (OutboxItem.id, OutboxItem.idempotency_key, OutboxItem.channel, OutboxItem.target)
+            rows = session.execute(
+                select(*columns, OutboxItem.payload, OutboxItem.attempts)
+                .where(OutboxItem.id.in_(ids))
+                .order_by(OutboxItem.id)
+            )
+            return [_Claimed(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5]) for row in rows]
 
     # -- one round ---------------------------------------------------------------------------
     def run_once(self) -> WorkerReport:
         """Claim one batch of due rows and deliver each; returns the counts."""
         report = WorkerReport()
+        blocked: dict[tuple[str, str], timedelta] = {}
         for item in self._claim(self._clock()):
             report.claimed += 1
-            outcome = self._deliver(item, report)
+            wait = blocked.get((item.channel, item.target))
+            if wait is not None:  # its robot has no budget left: no send attempt, no attempt counted
+                self._finish(item, "pending", error="robot budget spent", delay=wait, uncount=True)
+                outcome: _Outcome = "defer"
+            else:
+                outcome = self._deliver(item, report, blocked)
             field_name = {"retry": "retried", "defer": "deferred"}.get(outcome, outcome)
             setattr(report, field_name, getattr(report, field_name) + 1)
+        for (channel, target), wait in blocked.items():
+            self._defer_target(channel, target, wait)
         return report
+
+    def _defer_target(self, channel: str, target: str, wait: timedelta) -> None:
+        """Push every due row of a target whose robot budget is spent past the wait, in one statement."""
+        until = self._clock() + wait
+        with serialized_writes(self.database), self.database.session() as session:
+            session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.channel == channel,
+                    OutboxItem.target == target,
+                    OutboxItem.status == "pending",
+                    OutboxItem.next_attempt_at < until,
+                )
+                .values(next_attempt_at=until)
+            )
 
     def run_until_idle(self, max_rounds: int = 1000) -> WorkerReport:
         """Run rounds until nothing due is left (or ``max_rounds``)."""
@@ -382,9 +411,12 @@ class OutboxWorker:
         self.reconcile_stuck()
         while not stop.is_set():
             if self.run_once().claimed == 0:
-                stop.wait(poll_seconds)
+                self._wake.wait(poll_seconds)
+                self._wake.clear()
 
-    def _deliver(self, item: _Claimed, report: WorkerReport) -> _Outcome:
+    def _deliver(
+        self, item: _Claimed, report: WorkerReport, blocked: dict[tuple[str, str], timedelta] | None = None
+    ) -> _Outcome:
         text = str(item.payload.get("text", ""))
         decision = self._compliance(text) if self._compliance is not None else None
         if decision is not None and decision.verdict == "violation":
@@ -400,6 +432,8 @@ class OutboxWorker:
             receipt = sender.send(self._message(item))
         except Exception as error:  # every failure is classified and recorded
             outcome = self._after_error(item, error)
+            if isinstance(error, RobotRateLimitExceededError) and blocked is not None:
+                blocked[(item.channel, item.target)] = timedelta(seconds=error.wait_seconds)
             if outcome in ("failed", "dead"):
                 report.problems.append((item.idempotency_key, f"{type(error).__name__}: {error}"))
             return outcome
@@ -459,7 +493,7 @@ class OutboxWorker:
             values["next_attempt_at"] = now + delay
         if uncount:
             values["attempts"] = OutboxItem.attempts - 1
-        with self.database.session() as session:
+        with serialized_writes(self.database), self.database.session() as session:
             session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id, OutboxItem.status == "sending")

@@ -33,13 +33,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, cast, runtime_checkable
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -82,6 +82,7 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_SUFFIXES = (".json", ".jsonl")
 CHURN_SIGNAL_TAG = "churn_signal:del_follow_user"
+_LOG_TABLE = cast(Table, CallbackEventLog.__table__)
 _PROCESSING_LEASE_SECONDS = 60.0
 _CONTACT_FACTS = {
     "add_external_contact": "contact_add",
@@ -209,6 +210,23 @@ def _moment(event: CallbackEvent) -> datetime:
     return datetime.fromtimestamp(stamp, UTC) if stamp > 0 else utc_now()
 
 
+class _CallbackJournal:
+    """The callback-log row of one message callback, written in the bot event's transaction."""
+
+    def __init__(self, processor: CallbackProcessor, outcome: CallbackOutcome) -> None:
+        self.processor, self.outcome = processor, outcome
+        self.claimed = False
+
+    def begin(self, session: Session) -> bool:
+        self.claimed = self.processor._claim_log(session, self.outcome.dedupe_key, self.outcome.event)
+        return self.claimed
+
+    def finish(self, session: Session, result: ServiceResult) -> None:
+        if self.claimed:
+            self.outcome.bot_results[:] = [result]
+            self.processor._finish_log(session, self.outcome)
+
+
 class CallbackProcessor:
     """Applies decrypted callbacks to the store, the warehouse and the bot, once per dedupe key."""
 
@@ -231,6 +249,9 @@ class CallbackProcessor:
         """Apply one decrypted callback (a repeat of a done one changes nothing)."""
         event = parse_callback_event(plain_xml)
         outcome = CallbackOutcome(_dedupe_key(plain_xml, event), _event_name(event))
+        bot_event = self._message_event(event)
+        if bot_event is not None:
+            return self._process_message(bot_event, outcome)
         if not self._begin(outcome.dedupe_key, outcome.event):
             outcome.duplicate = True
             return outcome
@@ -240,6 +261,17 @@ class CallbackProcessor:
             self._finish(outcome, error=f"{type(error).__name__}: {error}")
             raise
         self._finish(outcome)
+        return outcome
+
+    def _process_message(self, bot_event: Event, outcome: CallbackOutcome) -> CallbackOutcome:
+        """The hot path: callback log, bot state, outbox rows and projections in one transaction."""
+        journal = _CallbackJournal(self, outcome)
+        try:
+            self.service.handle(bot_event, journal)
+        except Exception as error:
+            self._record_failure(outcome, f"{type(error).__name__}: {error}")
+            raise
+        outcome.duplicate = not journal.claimed
         return outcome
 
     def pull_archive(self) -> IngestReport | None:
@@ -252,41 +284,66 @@ class CallbackProcessor:
 
     # -- the callback log -----------------------------------------------------------------------
     def _begin(self, key: str, event_name: str) -> bool:
-        now = self._clock()
         database = self.workspace.database
         with serialized_writes(database), database.session() as session:
-            values = {"dedupe_key": key, "event": event_name, "status": "processing", "attempts": 1}
-            values |= {"received_at": now, "detail": {}}
-            dialect = session.get_bind().dialect.name
-            insert = (postgresql if dialect == "postgresql" else sqlite).insert(CallbackEventLog)
-            statement = insert.values(**values).on_conflict_do_nothing().returning(CallbackEventLog.id)
-            if session.execute(statement).first() is not None:
-                return True
-            row = session.scalar(select(CallbackEventLog).where(CallbackEventLog.dedupe_key == key))
-            if row is None or row.status == "done":
-                return False
-            in_progress = (now - row.received_at).total_seconds() < _PROCESSING_LEASE_SECONDS
-            if row.status == "processing" and in_progress:
-                return False
-            row.status, row.attempts, row.received_at, row.error = "processing", row.attempts + 1, now, None
+            return self._claim_log(session, key, event_name)
+
+    def _claim_log(self, session: Session, key: str, event_name: str) -> bool:
+        """Insert the log row, or take over a failed / abandoned one; False when it is done or busy."""
+        now = self._clock()
+        values = {"dedupe_key": key, "event": event_name, "status": "processing", "attempts": 1}
+        values |= {"received_at": now, "detail": {}}
+        dialect = session.get_bind().dialect.name
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert(_LOG_TABLE)
+        statement = insert.values(**values).on_conflict_do_nothing().returning(_LOG_TABLE.c.id)
+        if session.execute(statement).first() is not None:
             return True
+        row = session.execute(
+            select(_LOG_TABLE.c.id, _LOG_TABLE.c.status, _LOG_TABLE.c.received_at).where(
+                _LOG_TABLE.c.dedupe_key == key
+            )
+        ).first()
+        if row is None or row.status == "done":
+            return False
+        in_progress = (now - row.received_at).total_seconds() < _PROCESSING_LEASE_SECONDS
+        if row.status == "processing" and in_progress:
+            return False
+        session.execute(
+            update(_LOG_TABLE)
+            .where(_LOG_TABLE.c.id == row.id)
+            .values(status="processing", attempts=_LOG_TABLE.c.attempts + 1, received_at=now, error=None)
+        )
+        return True
 
     def _finish(self, outcome: CallbackOutcome, *, error: str | None = None) -> None:
         database = self.workspace.database
         with serialized_writes(database), database.session() as session:
-            row = session.scalar(
-                select(CallbackEventLog).where(CallbackEventLog.dedupe_key == outcome.dedupe_key)
+            self._finish_log(session, outcome, error=error)
+
+    def _finish_log(self, session: Session, outcome: CallbackOutcome, *, error: str | None = None) -> None:
+        detail = {
+            "facts_written": outcome.facts_written,
+            "bot_events": [result.event_id for result in outcome.bot_results],
+            "actions_enqueued": sum(result.enqueued for result in outcome.bot_results),
+            "archive_pull_requested": outcome.archive_pull_requested,
+        }
+        session.execute(
+            update(_LOG_TABLE)
+            .where(_LOG_TABLE.c.dedupe_key == outcome.dedupe_key)
+            .values(
+                status="failed" if error else "done", error=error, processed_at=self._clock(), detail=detail
             )
-            if row is None:
-                return
-            row.status = "failed" if error else "done"
-            row.error, row.processed_at = error, self._clock()
-            row.detail = {
-                "facts_written": outcome.facts_written,
-                "bot_events": [result.event_id for result in outcome.bot_results],
-                "actions_enqueued": sum(result.enqueued for result in outcome.bot_results),
-                "archive_pull_requested": outcome.archive_pull_requested,
-            }
+        )
+
+    def _record_failure(self, outcome: CallbackOutcome, error: str) -> None:
+        """After a rolled-back hot-path transaction: keep a ``failed`` row saying why (best effort)."""
+        try:
+            database = self.workspace.database
+            with serialized_writes(database), database.session() as session:
+                if self._claim_log(session, outcome.dedupe_key, outcome.event):
+                    self._finish_log(session, outcome, error=error)
+        except Exception:  # the original error is what the caller reports
+            log.exception("could not record the failed callback %s", outcome.dedupe_key)
 
     # -- events ---------------------------------------------------------------------------------
     def _apply(self, event: CallbackEvent, outcome: CallbackOutcome) -> None:
@@ -296,8 +353,6 @@ class CallbackProcessor:
             self._external_contact(event, outcome)
         elif isinstance(event, MessageAuditNotify):
             outcome.archive_pull_requested = True
-        elif isinstance(event, UnknownCallback) and event.header.msg_type == "text":
-            self._text_message(event, outcome)
 
     def _external_chat(self, event: ExternalChatChange, outcome: CallbackOutcome) -> None:
         if not event.chat_id:
@@ -380,12 +435,16 @@ class CallbackProcessor:
                 churn_signal=event.change_type == "del_follow_user",
             )
 
-    def _text_message(self, event: UnknownCallback, outcome: CallbackOutcome) -> None:
+    @staticmethod
+    def _message_event(event: CallbackEvent) -> Event | None:
+        """The bot event of a group text message (None for anything else or an incomplete one)."""
+        if not isinstance(event, UnknownCallback) or event.header.msg_type != "text":
+            return None
         raw = event.raw
         group_id, sender = raw.get("ChatId", ""), event.header.from_user_name
         if not group_id or not sender or not raw.get("MsgId"):
-            return
-        bot_event = Event(
+            return None
+        return Event(
             event_id=f"msg:{raw['MsgId']}"[:160],
             kind="message",
             group_id=group_id,
@@ -395,7 +454,6 @@ class CallbackProcessor:
             text=raw.get("Content", "")[:4000],
             sender_is_staff=not is_external_user_id(sender),
         )
-        outcome.bot_results.append(self.service.handle(bot_event))
 
     # -- facts ----------------------------------------------------------------------------------
     def _fact(

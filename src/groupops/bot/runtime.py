@@ -84,6 +84,7 @@ class BotRuntime:
         self.processor = CallbackProcessor(self.workspace, service=self.service, fetcher=fetcher)
         self.scheduler = BotScheduler(self.workspace, self.service)
         self.worker = OutboxWorker(self.workspace.database, self.senders)
+        self.service.on_enqueued = self.worker.wake  # the worker starts on new rows at once
 
     def app(self) -> FastAPI:
         """A FastAPI app with the callback at ``/wecom/callback`` and ``/healthz``; starts the jobs."""

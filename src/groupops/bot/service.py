@@ -15,8 +15,7 @@ incrementally (:class:`~groupops.bot._codec.GroupStateEncoder`).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -29,6 +28,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from groupops.bot._codec import GroupStateEncoder, decode_group_state
+from groupops.bot._locks import serialized_writes
 from groupops.bot.core import Action, BotOutcome, Event, GroupBotState, GroupProfile, handle_event
 from groupops.bot.outbox import OutboxRouting, enqueue_actions
 from groupops.bot.skills import SkillRegistry
@@ -44,27 +44,12 @@ __all__ = ["BotService", "EventJournal", "ServiceResult", "serialized_writes"]
 
 _MAX_CONFLICT_RETRIES = 8
 _LEDGER_ENTRIES_KEPT = 400
-_sqlite_locks: dict[str, threading.RLock] = {}
-_sqlite_locks_guard = threading.Lock()
 _MEMBER_TABLE = cast_table(Table, BotMemberState.__table__)
 _STATE_TABLE = cast_table(Table, BotGroupState.__table__)
 
 
 class _StateConflict(Exception):
     """Another writer changed the group's state between our read and our write."""
-
-
-@contextmanager
-def serialized_writes(database: Database) -> Iterator[None]:
-    """Serialise this process's read-then-write transactions on SQLite (a no-op on PostgreSQL)."""
-    if database.engine.dialect.name != "sqlite":
-        with nullcontext():
-            yield
-        return
-    with _sqlite_locks_guard:
-        lock = _sqlite_locks.setdefault(database.url, threading.RLock())
-    with lock:
-        yield
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Usage::
     from groupops.text.compliance import check_text
     result = check_text("这是全网最好的羊绒大衣")
     result.verdict            # "violation"
-    result.findings[0].term   # "最好"  (text[start:end] of the original text)
+    result.findings[0].term   # "最好的"  (text[start:end] of the original text)
 
 How it works. The text is normalised aggressively (:mod:`groupops.text.normalise`: simplified,
 half-width, lower case, separators and emoji dropped, homoglyphs and ``NO.1``/``第1`` spelled

@@ -64,6 +64,7 @@ class SkillRegistry:
 
     def __init__(self) -> None:
         self._skills: dict[str, Skill] = {}
+        self._ordered: tuple[Skill, ...] | None = None
 
     def register(self, skill: Skill, *, replace: bool = False) -> Skill:
         """Add ``skill``; a second skill with the same name is refused unless ``replace``."""
@@ -72,6 +73,7 @@ class SkillRegistry:
         if skill.name in self._skills and not replace:
             raise ConfigurationError(f"a skill named {skill.name!r} is already registered")
         self._skills[skill.name] = skill
+        self._ordered = None
         return skill
 
     def get(self, name: str) -> Skill:
@@ -93,7 +95,9 @@ class SkillRegistry:
         return [skill for skill in self if skill.name in chosen]
 
     def __iter__(self) -> Iterator[Skill]:
-        return iter(sorted(self._skills.values(), key=lambda skill: (skill.order, skill.name)))
+        if self._ordered is None:  # sorted once per registration, not once per event
+            self._ordered = tuple(sorted(self._skills.values(), key=lambda skill: (skill.order, skill.name)))
+        return iter(self._ordered)
 
     def __len__(self) -> int:
         return len(self._skills)

@@ -40,7 +40,10 @@ class OutboxItem(Base):
     """One outgoing action; ``failed`` needs a person (delivery unknown), ``dead`` will never be sent."""
 
     __tablename__ = "bot_outbox"
-    __table_args__ = (Index("ix_bot_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_bot_outbox_due", "status", "next_attempt_at"),
+        Index("ix_bot_outbox_target_due", "channel", "target", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
