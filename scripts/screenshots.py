@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from groupops.accounts import create_user
 from groupops.config import Settings
-from groupops.store.models import Group, GroupMembership, User
+from groupops.store.models import ContentItem, Group, GroupMembership, User
 from groupops.store.workspace import Workspace
 from groupops.web import create_app
 
@@ -41,10 +41,20 @@ def _targets(data: Path) -> list[tuple[str, str]]:
     with workspace.database.session() as session:
         if session.scalar(select(User).where(User.name == "screenshots")) is None:
             create_user(session, "screenshots", "manager", PASSWORD, actor="screenshots")
-        group_id = session.scalars(select(Group.id).order_by(Group.id)).first()
+        busiest = (
+            select(GroupMembership.group_id)
+            .join(Group, Group.id == GroupMembership.group_id)
+            .where(GroupMembership.member_type == "external", Group.name != "")
+            .group_by(GroupMembership.group_id)
+            .order_by(func.count().desc(), GroupMembership.group_id)
+        )
+        group_id = session.scalars(busiest).first()
         member_id = session.scalars(
-            select(GroupMembership.member_id).where(GroupMembership.group_id == group_id)
+            select(GroupMembership.member_id)
+            .where(GroupMembership.group_id == group_id, GroupMembership.member_type == "external")
+            .order_by(GroupMembership.member_id)
         ).first()
+        content_id = session.scalars(select(ContentItem.id).order_by(ContentItem.id.desc())).first()
     workspace.close()
     return [
         ("overview", "/"),
@@ -54,6 +64,11 @@ def _targets(data: Path) -> list[tuple[str, str]]:
         ("member", f"/members/{member_id}"),
         ("network", "/network"),
         ("compliance", "/compliance"),
+        ("content", "/content"),
+        *([("content_item", f"/content/{content_id}")] if content_id else []),
+        ("tickets", "/tickets"),
+        ("alerts", "/alerts"),
+        ("tasks", "/tasks"),
     ]
 
 

@@ -41,7 +41,7 @@ def _snapshot(workspace: Workspace) -> dict[str, list]:
     with workspace.database.session() as session:
         for model, key in ((Group, "id"), (Member, "id"), (Product, "sku"), (GroupMembership, "id")):
             rows = [
-                {c: getattr(obj, c) for c in model.__table__.columns.keys()}
+                {c: getattr(obj, c) for c in model.__table__.columns.keys()}  # noqa: SIM118
                 for obj in session.scalars(select(model))
             ]
             tables[model.__tablename__] = sorted(rows, key=lambda row, k=key: str(row[k]))

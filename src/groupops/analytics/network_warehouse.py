@@ -114,7 +114,9 @@ def koc_candidates(workspace: Workspace, result: NetworkResult) -> list[dict[str
     ranked = nodes[nodes["role"].isin(["influencer", "spreader"])]
     purchases = _purchases(workspace)
     with workspace.database.session() as session:
-        followers = dict(session.execute(select(Member.id, Member.followers)).tuples().all())
+        followers = {
+            member_id: count for member_id, count in session.execute(select(Member.id, Member.followers))
+        }
     candidates = []
     for row in ranked.itertuples(index=False):
         orders, spend = purchases.get(str(row.id), (0, 0.0))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import operator
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -131,56 +132,78 @@ class GroupStateEncoder:
     """Encodes successive states of one group to JSON text, reusing the text of unchanged parts.
 
     Bot states are immutable: a skill that changes one member's record keeps every other record
-    (and every older ledger entry) as the very same object. The encoder remembers the JSON text
-    of each frozen dataclass it wrote last time, keyed by identity (and holding the object, so
-    the identity cannot be reused), so writing the next state only encodes what is new. The text equals ``json.dumps(encode_group_state(state))`` when parsed.
+    (and every older ledger entry) as the very same object. The encoder remembers, per place in
+    the state, the last tuple and mapping it wrote with the text of each element, and per frozen
+    dataclass (by identity, holding the object so the identity cannot be reused) its text; the
+    next state then costs an identity comparison per unchanged element and real encoding only
+    for what is new. The text equals ``json.dumps(encode_group_state(state))`` when parsed.
     """
 
     def __init__(self) -> None:
-        self._previous: dict[int, tuple[Any, str]] = {}
-        self._current: dict[int, tuple[Any, str]] = {}
+        self._objects: dict[int, tuple[Any, str]] = {}
+        self._seen: dict[int, tuple[Any, str]] = {}
+        self._sequences: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
+        self._mappings: dict[str, dict[Any, tuple[Any, str]]] = {}
 
     def encode(self, state: GroupBotState) -> str:
         """The JSON text of ``state``."""
-        self._current = {}
+        self._seen = {}
         skills = ",".join(
-            f"{_dumps(str(name))}:{self._text(value)}" for name, value in state.skill_states.items()
+            f"{_dumps(str(name))}:{self._text(value, str(name))}"
+            for name, value in state.skill_states.items()
         )
+        self._objects, self._seen = self._seen, {}
         recent = _dumps(list(state.recent_event_ids))
-        self._previous, self._current = self._current, {}
         return (
             f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
         )
 
-    def _text(self, value: Any) -> str:
+    def _text(self, value: Any, path: str) -> str:
         if value is None or isinstance(value, bool | int | float | str):
             return _dumps(value)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            return self._remembered(value) if _is_frozen(value) else _dumps(encode_value(value))
+            return self._dataclass(value, path) if _is_frozen(value) else _dumps(encode_value(value))
         if isinstance(value, tuple):
-            return f'{{"{_TAG}":"tuple","v":[{",".join(map(self._text, value))}]}}'
+            return f'{{"{_TAG}":"tuple","v":[{",".join(self._sequence(value, path))}]}}'
         if isinstance(value, list):
-            return f"[{','.join(map(self._text, value))}]"
+            return f"[{','.join(self._text(item, path + '[]') for item in value)}]"
         if isinstance(value, Mapping):
-            pairs = ",".join(f"[{self._text(key)},{self._text(item)}]" for key, item in value.items())
-            return f'{{"{_TAG}":"map","v":[{pairs}]}}'
+            return f'{{"{_TAG}":"map","v":[{",".join(self._mapping(value, path))}]}}'
         return _dumps(encode_value(value))
 
-    def _remembered(self, value: Any) -> str:
+    def _dataclass(self, value: Any, path: str) -> str:
         key = id(value)
-        known = self._previous.get(key) or self._current.get(key)
+        known = self._objects.get(key) or self._seen.get(key)
         if known is None or known[0] is not value:
             kind = type(value)
             fields = ",".join(
-                f"{_dumps(field.name)}:{self._text(getattr(value, field.name))}"
+                f"{_dumps(field.name)}:{self._text(getattr(value, field.name), f'{path}.{field.name}')}"
                 for field in dataclasses.fields(value)
             )
             text = (
                 f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{{fields}}}}}'
             )
             known = (value, text)
-        self._current[key] = known
+        self._seen[key] = known
         return known[1]
+
+    def _sequence(self, value: tuple[Any, ...], path: str) -> list[str]:
+        previous, texts = self._sequences.get(path, ((), []))
+        kept = len(previous) if len(previous) <= len(value) and all(map(operator.is_, previous, value)) else 0
+        texts = texts[:kept] + [self._text(item, path + "[]") for item in value[kept:]]
+        self._sequences[path] = (value, texts)
+        return texts
+
+    def _mapping(self, value: Mapping[Any, Any], path: str) -> list[str]:
+        previous = self._mappings.get(path, {})
+        current: dict[Any, tuple[Any, str]] = {}
+        for key, item in value.items():
+            known = previous.get(key)
+            if known is None or known[0] is not item:
+                known = (item, f"[{self._text(key, path + '{}')},{self._text(item, path + '[]')}]")
+            current[key] = known
+        self._mappings[path] = current
+        return [text for _, text in current.values()]
 
 
 def _is_frozen(value: Any) -> bool:

@@ -26,6 +26,7 @@ become ``failed`` (at most once) unless the channel's sender can confirm the out
 
 from __future__ import annotations
 
+import functools
 import importlib
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -198,16 +199,21 @@ def outbox_payload_for(action: Action, event_id: str = "") -> dict[str, Any]:
     }
 
 
-def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
-    dialect = session.get_bind().dialect.name
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``, built once per dialect."""
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(OutboxItem).values(**values)
+        statement: Any = postgresql.insert(OutboxItem)
     elif dialect == "sqlite":
-        statement = sqlite.insert(OutboxItem).values(**values)
+        statement = sqlite.insert(OutboxItem)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
         raise ConfigurationError(f"the outbox does not support the {dialect} dialect")
-    statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboxItem.id)
-    return session.execute(statement).first() is not None
+    return statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboxItem.id)
+
+
+def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
+    statement = _insert_statement(session.get_bind().dialect.name)
+    return session.execute(statement, values).first() is not None
 
 
 def enqueue(

@@ -110,6 +110,7 @@ class BotService:
         self._group_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self._dialect = database.engine.dialect.name
+        self._update: Any = None
 
     # -- profiles -------------------------------------------------------------------------------
     def profile_for(self, session: Session, group_id: str) -> GroupProfile:
@@ -204,12 +205,14 @@ class BotService:
     def _store(
         self, session: Session, group_id: str, cached: _CachedGroup, state: GroupBotState, now: datetime
     ) -> None:
-        encoded = self._json_text(cached.encoder.encode(state))
+        encoded_text = cached.encoder.encode(state)
         version = cached.version
         if version == 0:
             dialect_insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(_STATE_TABLE)
             inserted = session.execute(
-                dialect_insert.values(group_id=group_id, state=encoded, version=1, updated_at=now)
+                dialect_insert.values(
+                    group_id=group_id, state=self._json_text(encoded_text), version=1, updated_at=now
+                )
                 .on_conflict_do_nothing()
                 .returning(_STATE_TABLE.c.group_id)
             ).first()
@@ -217,12 +220,25 @@ class BotService:
                 raise _StateConflict(group_id)
             return
         result: Any = session.execute(
-            update(_STATE_TABLE)
-            .where(_STATE_TABLE.c.group_id == group_id, _STATE_TABLE.c.version == version)
-            .values(state=encoded, version=version + 1, updated_at=now)
+            self._update_statement(), {"g": group_id, "v": version, "s": encoded_text, "n": now}
         )
         if result.rowcount != 1:
             raise _StateConflict(group_id)
+
+    def _update_statement(self) -> Any:
+        """The optimistic state update, built once (parameters g, v, s, n)."""
+        if self._update is None:
+            table = _STATE_TABLE
+            self._update = (
+                update(table)
+                .where(table.c.group_id == bindparam("g"), table.c.version == bindparam("v"))
+                .values(state=self._json_param("s"), version=bindparam("v") + 1, updated_at=bindparam("n"))
+            )
+        return self._update
+
+    def _json_param(self, name: str) -> Any:
+        value = bindparam(name, type_=Text)
+        return cast(value, SqlJSON) if self._dialect == "postgresql" else value
 
     def _json_text(self, text: str) -> Any:
         """Bind already-encoded JSON text to the JSON column (no second serialisation)."""

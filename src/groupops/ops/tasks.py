@@ -15,7 +15,6 @@ Every task has a deterministic id, so generating again never duplicates one:
 from __future__ import annotations
 
 import string
-import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -164,9 +163,7 @@ def _koc_rows(workspace: Workspace, mart: pd.DataFrame, as_of: datetime) -> pd.D
             workspace, end=as_of, influencer_share=workspace.settings.influencer_share,
             spreader_share=workspace.settings.spreader_share,
         )  # fmt: skip
-        with warnings.catch_warnings():  # koc_candidates still calls SQLAlchemy's deprecated Result.tuples()
-            warnings.filterwarnings("ignore", message=r".*Result\.tuples\(\) method is deprecated")
-            network = pd.DataFrame(koc_candidates(workspace, graph))
+        network = pd.DataFrame(koc_candidates(workspace, graph))
     except (GroupOpsError, ValueError, KeyError):
         network = pd.DataFrame()
     if network.empty:

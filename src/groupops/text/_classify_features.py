@@ -10,7 +10,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from groupops.text._classify_cues import complaint_cue_count, question_cues
+from groupops.text._classify_complaint import SIGNAL_NAMES, ComplaintSignals, complaint_signals
+from groupops.text._classify_cues import QuestionCues, complaint_cue_count, question_cues
 from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon
 from groupops.text._classify_tokens import MessageTokenizer
 from groupops.text.hygiene import detect_spam
@@ -52,6 +53,15 @@ DENSE_FEATURE_NAMES: tuple[str, ...] = (
     "very_short",
     "spam_score",
     *(f"intent_{intent}" for intent in INTENT_IDS),
+    "asserted_problems",
+    "negated_problems",
+    "plain_problems",
+    *(f"signal_{name}" for name in SIGNAL_NAMES),
+    "problem_not_hypothetical",
+    "waiting_question",
+    "property_question",
+    "only_negated_problems",
+    "problem_remedy_question",
 )
 
 
@@ -120,7 +130,26 @@ def _dense_features(
         min(spam_score, 2.0) / 2.0,
     ]
     values.extend(_capped(lexicon.intents[intent].count(normalised), 3.0) for intent in INTENT_IDS)
+    values.extend(_complaint_features(complaint_signals(normalised, lexicon), cues))
     return np.asarray(values, dtype=np.float64)
+
+
+def _complaint_features(signals: ComplaintSignals, cues: QuestionCues) -> list[float]:
+    """Problem and signal counts plus the combinations that separate reports from questions."""
+    counts = signals.counts
+    asking = cues.looks_like_question
+    hypothetical = counts["hypothetical"] > 0
+    return [
+        _capped(signals.asserted_problems, 3.0),
+        _capped(signals.negated_problems, 2.0),
+        _capped(signals.plain_problems, 3.0),
+        *(_capped(counts[name], 2.0) for name in SIGNAL_NAMES),
+        float(signals.problems > 0 and not hypothetical),
+        float(counts["waiting"] > 0 and asking),
+        float(signals.problems > 0 and asking and hypothetical and not signals.asserted_problems),
+        float(signals.negated_problems > 0 and not signals.problems),
+        float(signals.problems > 0 and asking and counts["remedy"] > 0),
+    ]
 
 
 def analyse_message(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -63,6 +63,13 @@ class TermFinder:
         }
         return [self.terms[index] for index in sorted(indexes)]
 
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """Start and end of every (overlapping) term occurrence in ``text``, in text order."""
+        if self._automaton is None or not text:
+            return []
+        matches = self._automaton.find_matches_as_indexes(text, overlapping=True)
+        return sorted((start, end) for _index, start, end in matches)
+
 
 @dataclass(frozen=True, slots=True)
 class CueSet:
@@ -106,6 +113,7 @@ class ClassifierLexicon:
     rhetorical: CueSet
     complaint: CueSet
     intents: dict[str, CueSet]
+    complaint_signals: dict[str, CueSet] = field(default_factory=dict)
 
     def polarity(self, word: str) -> float:
         """The signed lexicon weight of ``word`` (0 when it carries no sentiment)."""
@@ -205,7 +213,16 @@ def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
         rhetorical=_cue_set(cues.get("rhetorical"), "rhetorical"),
         complaint=_cue_set(cues.get("complaint"), "complaint"),
         intents={intent: _cue_set(intents.get(intent), intent) for intent in INTENT_IDS},
+        complaint_signals=_signal_sets(cues.get("complaint_signals")),
     )
+
+
+def _signal_sets(section: Any) -> dict[str, CueSet]:
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigurationError("cue section 'complaint_signals' must map signal names to cue sections")
+    return {str(name): _cue_set(cues, f"complaint_signals.{name}") for name, cues in section.items()}
 
 
 def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:

@@ -1,0 +1,95 @@
+"""Complaint signals of a normalised message: asserted vs negated problems, waiting, irony.
+
+A problem word (起球, 开线, 少了, 发错 …) is *negated* when a negator stands just before it
+(不起球, 没有色差, 一点都不掉色) or it is counted to zero (一个线头都找不到), and *asserted*
+when a perfective or a "so soon" marker goes with it (起球了, 才穿一次就开线, 又掉色). The
+numbers feed the model; the lists live in ``cues.yaml`` under ``complaint_signals``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from groupops.text._classify_lexicon import ClassifierLexicon
+
+__all__ = ["SIGNAL_NAMES", "ComplaintSignals", "complaint_signals"]
+
+SIGNAL_NAMES: tuple[str, ...] = (
+    "hypothetical",
+    "mismatch",
+    "waiting",
+    "sarcasm",
+    "repeat",
+    "remedy",
+    "resolved",
+    "staff",
+    "personal",
+)
+"""The counted signal lists of ``complaint_signals`` besides ``problems``, in feature order."""
+
+_NEGATED_BEFORE = re.compile(
+    r"(不|没|没有|无|未|零|毫无|不会|不怎么|不太|从不|从没|并不|完全没|一点都?不|一点也不|一点儿都不)"
+    r"[都也还会有太很是算怎么再]{0,2}$"
+)
+_COUNTED_TO_ZERO = re.compile(r"^[^,，。!！?？ ]{0,2}(都|也)(没|不|找不到|看不到)")
+_ZERO_BEFORE = re.compile(r"一(个|点|根|丝|点点)$")
+_ASSERTED_AFTER = re.compile(r"^[^,，。!！?？ ]{0,2}(了|得|成|一大|严重|好多|太多|很多|掉)")
+_ASSERTED_BEFORE = re.compile(r"(就|才|又|都|已经|全是|有个|有一|好多|一堆|很多|全|严重)[^,，。!！?？ ]{0,2}$")
+_LOOKBEHIND = 6
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintSignals:
+    """Counts of the complaint signals in one message."""
+
+    asserted_problems: int
+    negated_problems: int
+    plain_problems: int
+    counts: dict[str, int]
+
+    @property
+    def problems(self) -> int:
+        """Problem words that are not negated."""
+        return self.asserted_problems + self.plain_problems
+
+
+def _is_negated(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - _LOOKBEHIND) : start]
+    if _NEGATED_BEFORE.search(before):
+        return True
+    return bool(_ZERO_BEFORE.search(before) and _COUNTED_TO_ZERO.match(text[end : end + 6]))
+
+
+def _is_asserted(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - _LOOKBEHIND) : start]
+    return bool(_ASSERTED_AFTER.match(text[end : end + 4]) or _ASSERTED_BEFORE.search(before))
+
+
+def _problem_counts(text: str, lexicon: ClassifierLexicon) -> tuple[int, int, int]:
+    problems = lexicon.complaint_signals.get("problems")
+    if problems is None:
+        return 0, 0, 0
+    asserted = negated = plain = 0
+    covered_until = -1
+    for start, end in problems.finder.spans(text):
+        if start < covered_until:  # overlapping terms (起球 inside 球球): count the first
+            continue
+        covered_until = end
+        if _is_negated(text, start, end):
+            negated += 1
+        elif _is_asserted(text, start, end):
+            asserted += 1
+        else:
+            plain += 1
+    return asserted, negated, plain
+
+
+def complaint_signals(normalised_text: str, lexicon: ClassifierLexicon) -> ComplaintSignals:
+    """The complaint signals of an already normalised message."""
+    asserted, negated, plain = _problem_counts(normalised_text, lexicon)
+    counts = {
+        name: cues.count(normalised_text) if (cues := lexicon.complaint_signals.get(name)) else 0
+        for name in SIGNAL_NAMES
+    }
+    return ComplaintSignals(asserted, negated, plain, counts)
