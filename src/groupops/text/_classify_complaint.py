@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from groupops.text._classify_lexicon import ClassifierLexicon
 
-__all__ = ["SIGNAL_NAMES", "ComplaintSignals", "complaint_signals"]
+__all__ = ["NEGATED_MARK", "QUERIED_MARK", "SIGNAL_NAMES", "ComplaintSignals", "complaint_signals"]
 
 SIGNAL_NAMES: tuple[str, ...] = (
     "hypothetical",
@@ -36,7 +36,13 @@ _COUNTED_TO_ZERO = re.compile(r"^[^,，。!！?？ ]{0,2}(都|也)(没|不|找�
 _ZERO_BEFORE = re.compile(r"一(个|点|根|丝|点点)$")
 _ASSERTED_AFTER = re.compile(r"^[^,，。!！?？ ]{0,2}(了|得|成|一大|严重|好多|太多|很多|掉)")
 _ASSERTED_BEFORE = re.compile(r"(就|才|又|都|已经|全是|有个|有一|好多|一堆|很多|全|严重)[^,，。!！?？ ]{0,2}$")
+_QUERIED_AFTER = re.compile(r"^(不|没)?[^,，。!！?？ ]{0,3}(吗|(?<![这那怎什多])么|嘛|伐|\?)")
+_QUERIED_BEFORE = re.compile(r"(会|容易|会不会|易|怕|担心)[^,，。!！?？ ]{0,1}$")
 _LOOKBEHIND = 6
+NEGATED_MARK = "Ⓝ"
+"""Stands in for a negated problem word in the text the character n-grams see."""
+QUERIED_MARK = "Ⓠ"
+"""Stands in for a problem word that is only asked about (会起球吗)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,11 @@ class ComplaintSignals:
 
     asserted_problems: int
     negated_problems: int
+    queried_problems: int
     plain_problems: int
     counts: dict[str, int]
+    marked_text: str
+    """The message with negated and queried problem words replaced by a mark."""
 
     @property
     def problems(self) -> int:
@@ -66,30 +75,58 @@ def _is_asserted(text: str, start: int, end: int) -> bool:
     return bool(_ASSERTED_AFTER.match(text[end : end + 4]) or _ASSERTED_BEFORE.search(before))
 
 
-def _problem_counts(text: str, lexicon: ClassifierLexicon) -> tuple[int, int, int]:
+def _is_queried(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - _LOOKBEHIND) : start]
+    return bool(_QUERIED_AFTER.match(text[end : end + 5]) or _QUERIED_BEFORE.search(before))
+
+
+def _problem_kind(text: str, start: int, end: int) -> str:
+    if _is_negated(text, start, end):
+        return "negated"
+    if _is_queried(text, start, end):
+        return "queried"
+    return "asserted" if _is_asserted(text, start, end) else "plain"
+
+
+def _problem_spans(text: str, lexicon: ClassifierLexicon) -> list[tuple[int, int, str]]:
+    """Non-overlapping problem words with their kind (negated, queried, asserted, plain)."""
     problems = lexicon.complaint_signals.get("problems")
     if problems is None:
-        return 0, 0, 0
-    asserted = negated = plain = 0
+        return []
+    spans: list[tuple[int, int, str]] = []
     covered_until = -1
     for start, end in problems.finder.spans(text):
-        if start < covered_until:  # overlapping terms (起球 inside 球球): count the first
+        if start < covered_until:  # overlapping terms (起球 inside 球球): keep the first
             continue
         covered_until = end
-        if _is_negated(text, start, end):
-            negated += 1
-        elif _is_asserted(text, start, end):
-            asserted += 1
-        else:
-            plain += 1
-    return asserted, negated, plain
+        spans.append((start, end, _problem_kind(text, start, end)))
+    return spans
+
+
+def _marked_text(text: str, spans: list[tuple[int, int, str]]) -> str:
+    marks = {"negated": NEGATED_MARK, "queried": QUERIED_MARK}
+    pieces, previous = [], 0
+    for start, end, kind in spans:
+        if kind in marks:
+            pieces.extend((text[previous:start], marks[kind]))
+            previous = end
+    pieces.append(text[previous:])
+    return "".join(pieces)
 
 
 def complaint_signals(normalised_text: str, lexicon: ClassifierLexicon) -> ComplaintSignals:
     """The complaint signals of an already normalised message."""
-    asserted, negated, plain = _problem_counts(normalised_text, lexicon)
+    spans = _problem_spans(normalised_text, lexicon)
+    kinds = [kind for _start, _end, kind in spans]
     counts = {
         name: cues.count(normalised_text) if (cues := lexicon.complaint_signals.get(name)) else 0
         for name in SIGNAL_NAMES
     }
-    return ComplaintSignals(asserted, negated, plain, counts)
+    return ComplaintSignals(
+        asserted_problems=kinds.count("asserted"),
+        negated_problems=kinds.count("negated"),
+        queried_problems=kinds.count("queried"),
+        plain_problems=kinds.count("plain"),
+        counts=counts,
+        marked_text=_marked_text(normalised_text, spans),
+    )

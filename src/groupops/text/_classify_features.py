@@ -25,7 +25,7 @@ ANALYSED_CHARACTERS = 2_000
 NEGATED_PREFIX = "¬"
 _CLAUSE_BREAKS = frozenset(",，。.!！?？;；~～、…")
 _NEGATION_WINDOW = 3
-_DENSE_WEIGHT = 1.0
+_DENSE_WEIGHT = 2.0
 _ENOUGH_FOR_MIN_DF = 50
 
 DENSE_FEATURE_NAMES: tuple[str, ...] = (
@@ -55,6 +55,7 @@ DENSE_FEATURE_NAMES: tuple[str, ...] = (
     *(f"intent_{intent}" for intent in INTENT_IDS),
     "asserted_problems",
     "negated_problems",
+    "queried_problems",
     "plain_problems",
     *(f"signal_{name}" for name in SIGNAL_NAMES),
     "problem_not_hypothetical",
@@ -70,6 +71,8 @@ class MessageAnalysis:
     """One normalised message, its marked words and its rule features."""
 
     normalised: str
+    character_text: str
+    """What the character n-grams read: negated / queried problem words replaced by marks."""
     marked_tokens: tuple[str, ...]
     dense: np.ndarray
     spam: bool
@@ -99,7 +102,11 @@ def _capped(value: float, cap: float) -> float:
 
 
 def _dense_features(
-    normalised: str, tokens: Sequence[str], lexicon: ClassifierLexicon, spam_score: float
+    normalised: str,
+    tokens: Sequence[str],
+    lexicon: ClassifierLexicon,
+    spam_score: float,
+    signals: ComplaintSignals,
 ) -> np.ndarray:
     sentiment = lexicon_sentiment(tokens, lexicon)
     cues = question_cues(normalised, lexicon)
@@ -130,7 +137,7 @@ def _dense_features(
         min(spam_score, 2.0) / 2.0,
     ]
     values.extend(_capped(lexicon.intents[intent].count(normalised), 3.0) for intent in INTENT_IDS)
-    values.extend(_complaint_features(complaint_signals(normalised, lexicon), cues))
+    values.extend(_complaint_features(signals, cues))
     return np.asarray(values, dtype=np.float64)
 
 
@@ -142,11 +149,12 @@ def _complaint_features(signals: ComplaintSignals, cues: QuestionCues) -> list[f
     return [
         _capped(signals.asserted_problems, 3.0),
         _capped(signals.negated_problems, 2.0),
+        _capped(signals.queried_problems, 2.0),
         _capped(signals.plain_problems, 3.0),
         *(_capped(counts[name], 2.0) for name in SIGNAL_NAMES),
         float(signals.problems > 0 and not hypothetical),
         float(counts["waiting"] > 0 and asking),
-        float(signals.problems > 0 and asking and hypothetical and not signals.asserted_problems),
+        float((signals.queried_problems > 0 or (signals.problems > 0 and hypothetical)) and asking),
         float(signals.negated_problems > 0 and not signals.problems),
         float(signals.problems > 0 and asking and counts["remedy"] > 0),
     ]
@@ -159,8 +167,11 @@ def analyse_message(
     clipped = normalised[:ANALYSED_CHARACTERS]
     tokens = tokenizer.tokens(clipped)
     spam = detect_spam(clipped)
-    dense = _dense_features(clipped, tokens, lexicon, spam.score)
-    return MessageAnalysis(clipped, tuple(marked_tokens(tokens, lexicon)), dense, spam.is_spam)
+    signals = complaint_signals(clipped, lexicon)
+    dense = _dense_features(clipped, tokens, lexicon, spam.score, signals)
+    return MessageAnalysis(
+        clipped, signals.marked_text, tuple(marked_tokens(tokens, lexicon)), dense, spam.is_spam
+    )
 
 
 def _identity(tokens: Sequence[str]) -> Sequence[str]:
@@ -184,13 +195,13 @@ class MessageFeaturizer:
     def fit(self, analyses: Sequence[MessageAnalysis]) -> MessageFeaturizer:
         """Learn the n-gram and word vocabularies (rare n-grams dropped once there is data)."""
         self._characters.set_params(min_df=2 if len(analyses) >= _ENOUGH_FOR_MIN_DF else 1)
-        self._characters.fit([analysis.normalised for analysis in analyses])
+        self._characters.fit([analysis.character_text for analysis in analyses])
         self._words.fit([analysis.marked_tokens for analysis in analyses])
         return self
 
     def transform(self, analyses: Sequence[MessageAnalysis]) -> sparse.csr_matrix:
         """One sparse feature row per message."""
-        characters = self._characters.transform([analysis.normalised for analysis in analyses])
+        characters = self._characters.transform([analysis.character_text for analysis in analyses])
         words = self._words.transform([analysis.marked_tokens for analysis in analyses])
         dense = sparse.csr_matrix(np.vstack([analysis.dense for analysis in analyses]) * _DENSE_WEIGHT)
         return sparse.hstack([characters, words, dense], format="csr")

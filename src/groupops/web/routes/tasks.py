@@ -46,11 +46,17 @@ def tasks_page(
     done: Annotated[int, Query(ge=0, le=MAX_BULK)] = 0,
 ) -> Response:
     chosen = _filters(kind, status, assignee, mine, principal)
-    rows, total = task_rows(web_context(request).workspace, **chosen)
+    rows, total = task_rows(
+        web_context(request).workspace,
+        kind=chosen["kind"],
+        status=chosen["status"],
+        assignee=chosen["assignee"],
+    )
     export_query = urlencode({key: value for key, value in chosen.items() if value})
     return render(
         request, "tasks.html", principal, tasks=rows, total=total, kinds=TASK_FILTER_KINDS,
-        statuses=TASK_FILTER_STATUSES, mine=mine, completed=done, export_query=export_query, **chosen,
+        statuses=TASK_FILTER_STATUSES, mine=mine, completed=done, export_query=export_query,
+        kind=chosen["kind"], status=chosen["status"], assignee=chosen["assignee"],
     )  # fmt: skip
 
 
