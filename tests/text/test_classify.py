@@ -34,7 +34,7 @@ def held_out_scores() -> dict[str, float]:
 def test_shipped_data_is_large_split_and_disjoint() -> None:
     train = builtin_training_examples(("train",))
     test = builtin_training_examples(("test",))
-    assert len(train) + len(test) >= 1500
+    assert len(train) + len(test) >= 3000
     assert len(test) / (len(train) + len(test)) >= 0.25
     assert not {example.text for example in train} & {example.text for example in test}
     used = {intent for example in train for intent in example.intents}
@@ -46,8 +46,9 @@ def test_question_f1_on_held_out_split(held_out_scores: dict[str, float]) -> Non
 
 
 def test_complaint_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    # Target 0.90; the shipped model measures about 0.82 on the held-out split (see docs/text.md).
-    assert held_out_scores["complaint"] >= 0.78
+    # Target 0.90 is NOT reached: the shipped model measures 0.888 (P 0.908 / R 0.869) on the
+    # 994-message held-out split (see docs/text.md). This asserts the achieved floor.
+    assert held_out_scores["complaint"] >= 0.87
 
 
 def test_sentiment_and_intents_learn_something_on_held_out_split(held_out_scores: dict[str, float]) -> None:
@@ -90,6 +91,27 @@ def test_complaints_including_contrast_and_negated_praise(text: str) -> None:
     assert labels.complaint
     assert labels.sentiment == "negative"
     assert labels.score <= -1 / 3
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint", "question"),
+    [
+        ("这条裤子起球吗", False, True),
+        ("这件会不会缩水", False, True),
+        ("怎么还没发货啊 等了五天了", True, True),
+        ("退款什么时候到 都一周了", True, True),
+        ("买的M码 寄来的是XL", True, False),
+        ("少发了一条裙子", True, False),
+        ("洗了一次就掉色了", True, False),
+        ("洗了好几次也没掉色", False, False),
+        ("一个线头都没有", False, False),
+    ],
+)
+def test_complaint_boundary_problem_reports_versus_property_questions(
+    text: str, complaint: bool, question: bool
+) -> None:
+    labels = classify_message(text)
+    assert (labels.complaint, labels.question) == (complaint, question)
 
 
 @pytest.mark.parametrize(

@@ -52,7 +52,7 @@ def build_senders(
     settings = workspace.settings
     client = WeComClient(
         settings.wecom_corp_id,
-        getattr(settings, "wecom_contact_secret", None),
+        settings.wecom_contact_secret,
         base_url=settings.wecom_api_base,
         robot_messages_per_minute=settings.robot_messages_per_minute,
         max_rate_limit_wait_seconds=0.0,

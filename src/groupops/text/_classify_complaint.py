@@ -35,7 +35,9 @@ _NEGATED_BEFORE = re.compile(
 _COUNTED_TO_ZERO = re.compile(r"^[^,，。!！?？ ]{0,2}(都|也)(没|不|找不到|看不到)")
 _ZERO_BEFORE = re.compile(r"一(个|点|根|丝|点点)$")
 _ASSERTED_AFTER = re.compile(r"^[^,，。!！?？ ]{0,2}(了|得|成|一大|严重|好多|太多|很多|掉)")
-_ASSERTED_BEFORE = re.compile(r"(就|才|又|都|已经|全是|有个|有一|好多|一堆|很多|全|严重)[^,，。!！?？ ]{0,2}$")
+_ASSERTED_BEFORE = re.compile(
+    r"(就|才|又|都|已经|全是|有个|有一|好多|一堆|很多|全|严重)[^,，。!！?？ ]{0,2}$"
+)
 _QUERIED_AFTER = re.compile(r"^(不|没)?[^,，。!！?？ ]{0,3}(吗|(?<![这那怎什多])么|嘛|伐|\?)")
 _QUERIED_BEFORE = re.compile(r"(会|容易|会不会|易|怕|担心)[^,，。!！?？ ]{0,1}$")
 _LOOKBEHIND = 6
@@ -105,7 +107,8 @@ def _problem_spans(text: str, lexicon: ClassifierLexicon) -> list[tuple[int, int
 
 def _marked_text(text: str, spans: list[tuple[int, int, str]]) -> str:
     marks = {"negated": NEGATED_MARK, "queried": QUERIED_MARK}
-    pieces, previous = [], 0
+    pieces: list[str] = []
+    previous = 0
     for start, end, kind in spans:
         if kind in marks:
             pieces.extend((text[previous:start], marks[kind]))
