@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     wecom_corp_id: str | None = Field(
         None, description="Corp id (receive id) used to check callback messages."
     )
+    wecom_contact_secret: str | None = Field(
+        None, description="Secret of the WeCom 客户联系 (customer contact) app, used to fetch access tokens."
+    )
     # --- web ------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the web server listens on.")
     port: int = Field(8000, description="Port the web server listens on.")
