@@ -189,3 +189,32 @@ def test_folder_of_files_and_crlf(sqlite_workspace: Workspace, tmp_path: Path) -
     )
     report = ingest_files("wecom-archive", [folder], sqlite_workspace)
     assert (report.ingested, report.quarantined, len(report.files)) == (10, 0, 2)
+
+
+def test_duckdb_line_reader_and_block_reader_give_the_same_rows(tmp_path: Path) -> None:
+    from groupops.config import Settings
+    from groupops.ingest import wecom_archive
+
+    path = _write_jsonl(tmp_path / "a.jsonl", [*ALL_TYPES, "not json", [1]])
+    results = {}
+    for name, fast in (("duckdb", True), ("blocks", False)):
+        workspace = Workspace(Settings(data=tmp_path / name))
+        original = wecom_archive._stage_file_in_duckdb
+        if not fast:
+            wecom_archive._stage_file_in_duckdb = lambda *args: False  # type: ignore[assignment]
+        try:
+            report = ingest_files("wecom-archive", [path], workspace)
+        finally:
+            wecom_archive._stage_file_in_duckdb = original  # type: ignore[assignment]
+        quarantined = [
+            json.loads(line) for line in Path(report.quarantine_file or "").read_text().splitlines()
+        ]
+        results[name] = (
+            report.read,
+            report.ingested,
+            [(q["line"], q["reason"]) for q in quarantined],
+            _messages(workspace),
+        )
+        workspace.close()
+    assert results["duckdb"] == results["blocks"]
+    assert results["duckdb"][2] == [(24, "not a JSON object"), (25, "not a JSON object")]

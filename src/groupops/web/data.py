@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -103,6 +104,7 @@ class WebData:
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._version: tuple[Any, ...] | None = None
         self._duck: duckdb.DuckDBPyConnection | None = None
+        self._recent: dict[tuple[Any, ...], tuple[float, Any]] = {}
 
     # -- caching ----------------------------------------------------------------------------
     def data_version(self) -> tuple[Any, ...]:
@@ -127,6 +129,16 @@ class WebData:
             if key not in self._cache:
                 self._cache[key] = compute()
             return self._cache[key]
+
+    def recent(self, key: tuple[Any, ...], compute: Callable[[], T], seconds: float = 30.0) -> T:
+        """``compute()`` at most once per ``seconds`` (for store-backed figures such as alert counts)."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._recent.get(key)
+            if found is None or now - found[0] > seconds:
+                found = (now, compute())
+                self._recent[key] = found
+            return found[1]
 
     def _reset_duck(self) -> None:
         if self._duck is not None:

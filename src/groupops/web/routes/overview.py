@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
@@ -15,14 +15,20 @@ from groupops.web.operations import alerts_digest
 
 router = APIRouter(include_in_schema=False)
 
+ALERTS_REFRESH_SECONDS = 30.0  # the alerts box counts are recomputed at most this often
+
 
 @router.get("/")
 def overview(
     request: Request, principal: Annotated[Principal, Depends(require("overview.view"))]
 ) -> Response:
     data = web_context(request).data
-    with data.workspace.database.session() as session:
-        alerts = alerts_digest(session, IncidentRules(), datetime.now(UTC))
+
+    def digest() -> dict[str, Any]:
+        with data.workspace.database.session() as session:
+            return alerts_digest(session, IncidentRules(), datetime.now(UTC))
+
+    alerts = data.recent(("alerts_digest",), digest, seconds=ALERTS_REFRESH_SECONDS)
     return render(
         request,
         "overview.html",
