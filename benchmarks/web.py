@@ -25,11 +25,11 @@ from pathlib import Path
 
 import httpx
 import uvicorn
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from groupops.accounts import create_user
 from groupops.config import Settings
-from groupops.store.models import Group, GroupMembership, User
+from groupops.store.models import GroupMembership, User
 from groupops.store.workspace import Workspace
 from groupops.web import create_app
 from groupops.web.tokens import create_api_token
@@ -51,9 +51,17 @@ def _prepare(data: Path) -> tuple[str, str, str]:
             create_user(session, "bench", "manager", PASSWORD, actor="benchmark")
     with workspace.database.session() as session:
         token = create_api_token(session, "bench", "benchmark", actor="benchmark")
-        group_id = session.scalars(select(Group.id).order_by(Group.id)).first()
+        busiest_groups = (
+            select(GroupMembership.group_id)
+            .where(GroupMembership.member_type == "external")
+            .group_by(GroupMembership.group_id)
+            .order_by(func.count().desc(), GroupMembership.group_id)
+        )
+        group_id = session.scalars(busiest_groups).first()
         member_id = session.scalars(
-            select(GroupMembership.member_id).where(GroupMembership.group_id == group_id)
+            select(GroupMembership.member_id).where(
+                GroupMembership.group_id == group_id, GroupMembership.member_type == "external"
+            )
         ).first()
     workspace.close()
     if group_id is None or member_id is None:

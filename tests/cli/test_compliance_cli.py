@@ -150,3 +150,139 @@ def test_labels_bad_input(tmp_path: Path) -> None:
     other.write_text("x", encoding="utf-8")
     assert runner.invoke(app, ["compliance", "labels", "--file", str(other)]).exit_code == 2
     assert runner.invoke(app, ["compliance", "labels"]).exit_code == 2
+
+
+# --- scan-archive and labels --data ------------------------------------------------------------------
+
+ARCHIVE_T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC, in milliseconds
+ARCHIVE = [
+    ("m1", "CS01", "wr1", "今晚8点上新，羊毛大衣限时优惠", 0),
+    ("m2", "CS01", "wr1", "全网最低价！史上最好的羽绒服", 0),
+    ("m3", "CS02", "wr2", "这款T恤能防癌抗辐射", 2),
+    ("m4", "wmCustomer", "wr1", "这是我买过最好的衣服", 0),
+    ("m5", "CS02", "wr2", "抗菌防臭袜，<script>alert(1)</script>", 2),
+]
+
+
+def _archive_workspace(tmp_path: Path) -> Path:
+    from groupops.config import Settings
+    from groupops.ingest import ingest_files
+    from groupops.store.workspace import Workspace
+
+    data = tmp_path / "data"
+    path = tmp_path / "archive.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"msgid": m, "action": "send", "from": s, "roomid": g, "msgtime": ARCHIVE_T0 + d * 86_400_000,
+                        "msgtype": "text", "text": {"content": t}}, ensure_ascii=False) + "\n"
+            for m, s, g, t, d in ARCHIVE
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    workspace = Workspace(Settings(data=data))
+    try:
+        ingest_files("wecom-archive", [path], workspace)
+    finally:
+        workspace.close()
+    return data
+
+
+def test_scan_archive_json_reports_by_staff_and_group(tmp_path: Path) -> None:
+    data = _archive_workspace(tmp_path)
+    result = runner.invoke(app, ["compliance", "scan-archive", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["scanned"] == 4  # the customer's message is not scanned
+    verdicts = {row["msgid"]: row["verdict"] for row in report["messages"]}
+    assert verdicts == {"m2": "violation", "m3": "violation", "m5": "review"}
+    staff = {row["staff_id"]: (row["violation"], row["review"]) for row in report["by_staff"]}
+    assert staff == {"CS01": (1, 0), "CS02": (1, 1)}
+    groups = {row["group_id"]: (row["violation"], row["review"]) for row in report["by_group"]}
+    assert groups == {"wr1": (1, 0), "wr2": (1, 1)}
+
+
+def test_scan_archive_date_range_is_inclusive(tmp_path: Path) -> None:
+    data = _archive_workspace(tmp_path)
+    only_first_day = ["--from", "2026-01-01", "--to", "2026-01-01"]
+    report = json.loads(
+        runner.invoke(
+            app, ["compliance", "scan-archive", "--data", str(data), *only_first_day, "--json"]
+        ).stdout
+    )
+    assert report["scanned"] == 2 and {row["msgid"] for row in report["messages"]} == {"m2"}
+    later = ["--from", "2026-01-03", "--to", "2026-01-03"]
+    report = json.loads(
+        runner.invoke(app, ["compliance", "scan-archive", "--data", str(data), *later, "--json"]).stdout
+    )
+    assert report["scanned"] == 2 and {row["msgid"] for row in report["messages"]} == {"m3", "m5"}
+
+
+def test_scan_archive_prints_tables(tmp_path: Path) -> None:
+    data = _archive_workspace(tmp_path)
+    result = runner.invoke(app, ["compliance", "scan-archive", "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert "CS02" in result.stdout and "wr1" in result.stdout
+    assert "4 staff messages scanned: 2 violation, 1 review" in result.stdout
+
+
+def test_scan_archive_of_an_empty_data_directory(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compliance", "scan-archive", "--data", str(tmp_path / "empty"), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scanned"] == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--from", "2026-13-01"],
+        ["--to", "yesterday"],
+        ["--from", "2026-01-05", "--to", "2026-01-01"],
+        ["--from", "'; DROP TABLE messages; --"],
+    ],
+)
+def test_scan_archive_rejects_bad_dates(tmp_path: Path, options: list[str]) -> None:
+    result = runner.invoke(app, ["compliance", "scan-archive", "--data", str(tmp_path), *options])
+    assert result.exit_code == 2
+
+
+def _store_with_products(tmp_path: Path) -> Path:
+    from groupops.config import Settings
+    from groupops.store.models import Product
+    from groupops.store.workspace import Workspace
+
+    data = tmp_path / "data"
+    workspace = Workspace(Settings(data=data))
+    complete = dict(zip(PRODUCT_COLUMNS.split(","), GOOD_PRODUCT.split(","), strict=True))
+    try:
+        with workspace.database.session() as session:
+            session.add(Product(**complete))
+            session.add(
+                Product(sku="B2", name="婴儿连体衣<b>", category="infant", fibre_composition="冰丝100%")
+            )
+    finally:
+        workspace.close()
+    return data
+
+
+def test_labels_reads_the_products_of_the_store(tmp_path: Path) -> None:
+    data = _store_with_products(tmp_path)
+    result = runner.invoke(app, ["compliance", "labels", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = _json_lines(result.stdout)
+    assert [row["sku"] for row in rows] == ["B2"]  # A1 has a complete label
+    fields = {finding["field"] for finding in rows[0]["findings"]}  # type: ignore[union-attr]
+    assert {"manufacturer", "care_instructions", "safety_category"} <= fields
+    table = runner.invoke(app, ["compliance", "labels", "--data", str(data)])
+    assert table.exit_code == 0 and "2 products: 1 with missing or malformed label items" in table.stdout
+
+
+def test_labels_of_an_empty_store(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["compliance", "labels", "--data", str(tmp_path / "empty"), "--json"])
+    assert result.exit_code == 0 and result.stdout.strip() == ""
+
+
+def test_labels_refuses_file_and_data_together(tmp_path: Path) -> None:
+    source = tmp_path / "p.csv"
+    source.write_text(PRODUCT_COLUMNS + "\n" + GOOD_PRODUCT + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["compliance", "labels", "--file", str(source), "--data", str(tmp_path)])
+    assert result.exit_code == 2

@@ -408,3 +408,97 @@ def test_stated_original_price_above_reference_is_fictitious() -> None:
 def test_finding_is_a_plain_value() -> None:
     finding = Finding("r", "other", "t", 0, 1, "review", "reason", "suggestion")
     assert finding.to_dict()["term"] == "t"
+
+
+# --- the blind evaluation batches ------------------------------------------------------------------
+#
+# compliance_blind.tsv holds two batches written before the checker's output on them was seen.
+# Batch A (362 sentences) was scored on the rules as they stood (85.6 % flagged, 92.2 % clean kept),
+# then again after the lexicons were extended family by family without looking at it (94.7 %,
+# 97.4 %); its misses were then studied and fixed, so its final figures are no longer blind.
+# Batch B (222 sentences) was written after the family extension and never used for tuning:
+# 98.4 % flagged and 91.9 % clean kept when first scored, 98.4 % and 94.9 % at the end (the
+# generic fixes prompted by batch A). The floors below are those achieved figures, rounded down.
+
+BLIND_FILE = Path(__file__).parent / "data" / "compliance_blind.tsv"
+BLIND_FLOORS = {"A": (0.99, 0.99), "B": (0.98, 0.94)}  # batch → (flagged share, clean-kept share)
+
+
+def _blind_cases() -> list[dict[str, str]]:
+    with BLIND_FILE.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_blind_file_is_large_and_labelled_both_ways() -> None:
+    cases = _blind_cases()
+    assert len(cases) >= 300
+    assert {case["batch"] for case in cases} == set(BLIND_FLOORS)
+    assert {case["expected_verdict"] for case in cases} == {"violation", "review", "clean"}
+    assert all((case["expected_category"] == "") == (case["expected_verdict"] == "clean") for case in cases)
+    assert {case["expected_category"] for case in cases} - {""} <= set(CATEGORIES)
+
+
+@pytest.mark.parametrize("batch", sorted(BLIND_FLOORS))
+def test_flagged_and_clean_shares_on_the_blind_batches(batch: str) -> None:
+    cases = [case for case in _blind_cases() if case["batch"] == batch]
+    results = check_texts([case["text"] for case in cases])
+    problems = [r for c, r in zip(cases, results, strict=True) if c["expected_verdict"] != "clean"]
+    cleans = [r for c, r in zip(cases, results, strict=True) if c["expected_verdict"] == "clean"]
+    flagged = sum(result.verdict != "clean" for result in problems) / len(problems)
+    clean_kept = sum(result.verdict == "clean" for result in cleans) / len(cleans)
+    print(f"batch {batch}: flagged {flagged:.3f}, clean kept {clean_kept:.3f} on {len(cases)} sentences")
+    minimum_flagged, minimum_clean_kept = BLIND_FLOORS[batch]
+    assert flagged >= minimum_flagged
+    assert clean_kept >= minimum_clean_kept
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "本次抽奖最高奖金额不超过5万元",
+        "奖品最高价值不超过3000元",
+        "抽奖规则：奖品为羊毛围巾10条，11月30日20:00在群内用小程序随机抽取，当天下单的群成员可参与，最高奖金额不超过5万元",
+        "洗涤最高水温30度",
+        "每人最多可选3件",
+        "最低消费199元可用",
+        "最低起订量50件",
+        "本期胜出的款式是燕麦色卫衣",
+        "投票结果：第一名是黑色款，第二名是驼色",
+        "本周穿搭大赛冠军是@小雨，奖品下周寄出",
+        "100%纯棉，亲肤透气",
+        "最低价格以结算页面为准",
+    ],
+)
+def test_draw_rules_numeric_limits_and_poll_results_stay_clean(text: str) -> None:
+    assert check_text(text).verdict == "clean", check_text(text).findings
+
+
+def test_draw_with_a_prize_above_the_cap_is_still_a_violation() -> None:
+    result = check_text("抽奖规则：一等奖现金8万元1名，12月1日20点群内随机抽取，下单即可参与")
+    assert "gift.prize_cap" in {finding.rule for finding in result.findings}
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("羽绒服里的爱马仕", "absolute"),
+        ("保暖天花板", "absolute"),
+        ("这件直接封神", "absolute"),
+        ("断层领先", "absolute"),
+        ("碾压同价位", "disparage"),
+        ("遥遥领先的锁温技术", "absolute"),
+        ("零差评爆款", "absolute"),
+        ("好评率100%", "absolute"),
+        ("断货王返场", "absolute"),
+        ("完美版型", "absolute"),
+        ("石墨烯内衣促进血液循环", "efficacy"),
+        ("护腰缓解腰痛", "efficacy"),
+        ("中国名牌产品", "authority"),
+        ("比专柜便宜一半", "price"),
+        ("某红书推荐的都是广告，别信", "disparage"),
+    ],
+)
+def test_creative_wording_is_flagged_in_its_category(text: str, category: str) -> None:
+    result = check_text(text)
+    assert result.verdict != "clean"
+    assert category in {finding.category for finding in result.findings}

@@ -222,18 +222,18 @@ class DuckDBEngine(AnalyticsEngine):
     def _register_parquet(self, table: str, paths: list[Path], time_column: str | None) -> ir.Table:
         name = self._next_name(table)
         files = "[" + ", ".join(_sql_string(path) for path in paths) + "]"
-        extra = ""
+        source = f"read_parquet({files})"
         if time_column:
-            local = f"timezone({_sql_string(self.timezone)}, {time_column})"
-            extra = (
-                f", {local} AS local_time, CAST({local} AS DATE) AS day, "
-                f"strftime({local}, '%Y-%m') AS local_month, "
-                f"CAST(CAST({local} AS DATE) - DATE '1970-01-01' AS BIGINT) AS day_number, "
-                f"epoch_us({time_column}) AS epoch_us"
+            # the zone conversion runs once per row; the other columns derive from it
+            source = (
+                f"(SELECT *, timezone({_sql_string(self.timezone)}, {time_column}) AS local_time, "
+                f"epoch_us({time_column}) AS epoch_us FROM {source})"
             )
-        self._connection.raw_sql(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *{extra} FROM read_parquet({files})"
-        )
+            source = (
+                f"(SELECT *, CAST(local_time AS DATE) AS day, strftime(local_time, '%Y-%m') AS local_month, "
+                f"CAST(CAST(local_time AS DATE) - DATE '1970-01-01' AS BIGINT) AS day_number FROM {source})"
+            )
+        self._connection.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
         return self._connection.table(name)
 
     def materialize(self, expression: ir.Table) -> ir.Table:

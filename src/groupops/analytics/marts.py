@@ -150,22 +150,30 @@ def orders_attributed(facts: Facts, activity: ir.Table) -> ir.Table:
 
 
 def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.Table:
-    """Per group and day: messages, customer and staff messages, speakers, repeated texts."""
+    """Per group and day: messages, customer and staff messages, speakers, repeated texts.
+
+    A text message is *repeated* when its exact (trimmed) text occurs at least twice in the
+    group that month; counted per (group, month, day, text) first, so the text is hashed once.
+    """
     prepared = messages if messages is not None else group_messages(facts)
-    text = prepared.text.strip()
-    repeats = prepared.count().over(ibis.window(group_by=[prepared.group_id, prepared.month, text]))
-    marked = prepared.mutate(
-        repeated=(prepared.msgtype == "text") & (text.length() > 0) & (repeats >= 2),
-    )
-    return marked.group_by(
-        month=marked.month, day_number=marked.day_number, group_id=marked.group_id
+    counts = prepared.group_by(
+        month=prepared.month, day_number=prepared.day_number, group_id=prepared.group_id
     ).aggregate(
-        messages=marked.count(),
-        customer_messages=(~marked.is_staff).sum().cast("int64"),
-        staff_messages=marked.is_staff.sum().cast("int64"),
-        speakers=ibis.ifelse(marked.is_staff, None, marked.sender_id).nunique(),
-        repeated_messages=marked.repeated.sum().cast("int64"),
+        messages=prepared.count(),
+        customer_messages=(~prepared.is_staff).sum().cast("int64"),
+        staff_messages=prepared.is_staff.sum().cast("int64"),
+        speakers=ibis.ifelse(prepared.is_staff, None, prepared.sender_id).nunique(),
     )
+    texts = prepared.filter(prepared.msgtype == "text").mutate(body=prepared.text.strip())
+    texts = texts.filter(texts.body.length() > 0)
+    per_day = texts.group_by("group_id", "month", "day_number", "body").aggregate(same=texts.count())
+    in_month = per_day.same.sum().over(ibis.window(group_by=[per_day.group_id, per_day.month, per_day.body]))
+    repeated = per_day.filter(in_month >= 2)
+    repeated = repeated.group_by("group_id", "month", "day_number").aggregate(
+        repeated_messages=repeated.same.sum().cast("int64")
+    )
+    joined = left_join_on(counts, repeated, ["group_id", "month", "day_number"])
+    return joined.mutate(repeated_messages=joined.repeated_messages.fill_null(0))
 
 
 # -- membership -----------------------------------------------------------------------------

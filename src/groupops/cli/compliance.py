@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from groupops.cli._common import JsonOption, console, emit_json_lines, fail_on_errors, open_text_input
+from groupops.cli._common import (
+    DataOption,
+    JsonOption,
+    console,
+    emit_json,
+    emit_json_lines,
+    fail_on_errors,
+    open_text_input,
+    settings_for,
+)
 from groupops.errors import InputFormatError
 from groupops.text.compliance import ComplianceResult, load_checker
-from groupops.text.labels import ProductLabelReport, check_product_labels, parse_products
+from groupops.text.labels import LABEL_FIELDS, ProductLabelReport, check_product_labels, parse_products
+
+if TYPE_CHECKING:
+    from groupops.ops.compliance_scan import ArchiveScan
 
 __all__ = ["register"]
 
@@ -120,35 +133,63 @@ def _print_results(first_line: int, results: list[ComplianceResult]) -> None:
 @compliance_app.command("labels")
 def labels_command(
     file: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--file", exists=True, dir_okay=False, help="Products as CSV (header row) or JSON (.json list)."
+            "--file",
+            exists=True,
+            dir_okay=False,
+            help="Products as CSV (header row) or JSON (.json list); or use --data for the store's products.",
         ),
-    ],
+    ] = None,
+    data: DataOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """List products whose label misses or misstates a required item (GB/T 5296.4-2012, GB 18401).
 
+    Reads either --file or the products of the operational store of --data.
     Columns/keys: sku, name, manufacturer, manufacturer_address, size_spec, fibre_composition,
     care_instructions, product_standard, safety_category, usage_notes, storage_notes, category.
     With --json, prints one JSON object per product with findings:
     {"sku","name","findings":[{"sku","field","problem","severity","message","reference"}]}
     """
-    suffix = file.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise typer.BadParameter(f"{file}: expected a .csv or .json file", param_hint="--file")
+    if (file is None) == (data is None):
+        raise typer.BadParameter("give either --file or --data (exactly one)", param_hint="--file/--data")
     with fail_on_errors():
-        try:
-            products = parse_products(
-                file.read_text(encoding="utf-8-sig"), "csv" if suffix == ".csv" else "json"
-            )
-        except (InputFormatError, UnicodeDecodeError) as error:
-            raise InputFormatError(f"{file}: {error}") from error
+        products = _products_from_file(file) if file is not None else _products_from_store(data)  # type: ignore[arg-type]
         reports = check_product_labels(products)
         if json_output:
             emit_json_lines(report.to_dict() for report in reports)
         else:
             _print_label_reports(reports, len(products))
+
+
+def _products_from_file(file: Path) -> list[dict[str, object]]:
+    suffix = file.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise typer.BadParameter(f"{file}: expected a .csv or .json file", param_hint="--file")
+    try:
+        return parse_products(file.read_text(encoding="utf-8-sig"), "csv" if suffix == ".csv" else "json")
+    except (InputFormatError, UnicodeDecodeError) as error:
+        raise InputFormatError(f"{file}: {error}") from error
+
+
+_PRODUCT_KEYS = ("sku", "category", *LABEL_FIELDS)
+
+
+def _products_from_store(data: Path) -> list[dict[str, object]]:
+    """The label fields of every product in the operational store, in SKU order."""
+    from sqlalchemy import select
+
+    from groupops.store.models import Product
+    from groupops.store.workspace import Workspace
+
+    workspace = Workspace(settings_for(data))
+    try:
+        with workspace.database.session() as session:
+            rows = session.scalars(select(Product).order_by(Product.sku)).all()
+            return [{key: getattr(row, key) for key in _PRODUCT_KEYS} for row in rows]
+    finally:
+        workspace.close()
 
 
 def _print_label_reports(reports: list[ProductLabelReport], total: int) -> None:
@@ -166,6 +207,73 @@ def _print_label_reports(reports: list[ProductLabelReport], total: int) -> None:
     if reports:
         console.print(table)
     console.print(f"{total} products: {len(reports)} with missing or malformed label items")
+
+
+def _day_option(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from error
+
+
+def _start_of(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@compliance_app.command("scan-archive")
+def scan_archive_command(
+    data: DataOption = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD, UTC).")] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Last day, inclusive (YYYY-MM-DD, UTC).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check the text messages staff already sent in groups; report violations by staff and group.
+
+    With --json, prints one object: {"scanned","violations","reviews","by_staff":[{"staff_id",
+    "violation","review"}],"by_group":[{"group_id","violation","review"}],"messages":[{"msgid",
+    "group_id","sender_id","sent_at","text","verdict","findings"}]}.
+    """
+    first, last = _day_option(date_from, "--from"), _day_option(date_to, "--to")
+    if first is not None and last is not None and last < first:
+        raise typer.BadParameter("--to is before --from", param_hint="--to")
+    with fail_on_errors():
+        scan = _scan(data, _start_of(first), _start_of(last + timedelta(days=1)) if last else None)
+    if json_output:
+        emit_json(scan.to_json())
+    else:
+        _print_archive_scan(scan.to_json())
+
+
+def _scan(data: Path | None, start: datetime | None, end: datetime | None) -> ArchiveScan:
+    from groupops.ops.compliance_scan import scan_archive
+    from groupops.store.workspace import Workspace
+
+    workspace = Workspace(settings_for(data))
+    try:
+        return scan_archive(workspace, start=start, end=end)
+    finally:
+        workspace.close()
+
+
+def _print_archive_scan(report: dict[str, Any]) -> None:
+    for key, title in (("by_staff", "staff member"), ("by_group", "group")):
+        if not report[key]:
+            continue
+        table = Table(title=f"findings by {title}")
+        for column in (title, "violation", "review"):
+            table.add_column(column, overflow="fold")
+        for row in report[key]:
+            name = row["staff_id" if key == "by_staff" else "group_id"]
+            table.add_row(str(name), f"[bold red]{row['violation']}[/]", f"[yellow]{row['review']}[/]")
+        console.print(table)
+    console.print(
+        f"{report['scanned']} staff messages scanned: [bold red]{report['violations']} violation[/], "
+        f"[yellow]{report['reviews']} review[/]"
+    )
 
 
 def register(app: typer.Typer) -> None:

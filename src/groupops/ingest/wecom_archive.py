@@ -52,7 +52,9 @@ def _f(path: str) -> str:
     return f"f[{_F[path]}]"
 
 
-def _extraction_sql(source: str, timezone: str, external_prefixes: Sequence[str]) -> str:
+def _extraction_sql(
+    source: str, timezone: str, external_prefixes: Sequence[str], *, strict_json: bool = False
+) -> str:
     """One SELECT over ``source`` (columns ``_line``, ``j``): the messages table's columns plus
     ``_reason`` (why a line is rejected, NULL when valid) and ``_rejected`` (the raw line then)."""
     time_ms = (
@@ -66,11 +68,13 @@ def _extraction_sql(source: str, timezone: str, external_prefixes: Sequence[str]
         f"ELSE coalesce({_f('$.text.content')}, {other_bodies}, "
         f"CASE WHEN json_valid({mixed}) THEN json_extract_string({mixed}, '$.content') END) END"
     )
+    extract = f"json_extract_string(j, {_PATHS!r})"
+    extract = extract if strict_json else f"try({extract})"  # strict: invalid JSON raises instead
     external = " OR ".join(f"starts_with(sender, '{prefix}')" for prefix in external_prefixes)
     tz = timezone.replace("'", "''")
     return f"""
 WITH fields AS (
-  SELECT {LINE_COLUMN}, j, try(json_extract_string(j, {_PATHS!r})) AS f FROM {source} WHERE j <> ''
+  SELECT {LINE_COLUMN}, j, {extract} AS f FROM {source} WHERE j <> ''
 ), bodies AS (
   SELECT *, CASE WHEN f[{_F["$.msgtype"]}] <> 'text' THEN json_extract_string(j, {_BODY_PATHS!r}) END AS b
   FROM fields
@@ -171,39 +175,41 @@ def import_wecom_archive(paths: Sequence[Path], context: IngestContext) -> None:
 def _stage_file_in_duckdb(
     connection: duckdb.DuckDBPyConnection, path: Path, staged: StagedImport, context: IngestContext
 ) -> bool:
-    """The fast path: DuckDB reads and numbers the lines itself (parallel, no Python per line).
+    """The fast path for clean files: DuckDB reads and parses the whole file in parallel.
 
-    Line numbers are exact only when DuckDB rejects no line (bad UTF-8, an over-long line, a
-    stray control character); then, and for file names DuckDB would read as a glob, the
-    caller falls back to the block reader. Returns whether the file was staged.
+    It does not number lines (numbering serialises the scan). A file with any line DuckDB
+    rejects (bad UTF-8, an over-long line, a stray control character), any line that is not
+    valid JSON, or any record that fails validation is staged again by the block reader, which
+    numbers every line for the quarantine; so is a file name DuckDB would read as a glob.
+    Returns whether the file was staged here.
     """
     if any(character in str(path) for character in "*?[]{}"):
         return False
     rejects = f"rejects_{uuid.uuid4().hex[:8]}"
     lines = (
-        f"(SELECT row_number() OVER () AS {LINE_COLUMN}, j FROM read_csv({sql_string(path)}, "
+        f"(SELECT NULL::BIGINT AS {LINE_COLUMN}, j FROM read_csv({sql_string(path)}, "
         "columns = {'j': 'VARCHAR'}, header = false, delim = '\x01', quote = '', escape = '', "
         "auto_detect = false, new_line = '\\n', strict_mode = false, null_padding = true, "
         f"ignore_errors = true, store_rejects = true, rejects_table = '{rejects}', "
         f"rejects_scan = '{rejects}_scan', max_line_size = {context.settings.max_line_bytes}))"
     )
-    sql = _extraction_sql(lines, context.settings.timezone, EXTERNAL_ID_PREFIXES)
+    sql = _extraction_sql(lines, context.settings.timezone, EXTERNAL_ID_PREFIXES, strict_json=True)
     target = staged.next_chunk_path()
-    connection.execute(f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)").fetchall()
-    rejected = connection.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0]
-    if rejected and rejected[0]:
+    try:
+        connection.execute(
+            f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION lz4)"
+        ).fetchall()
+    except duckdb.InvalidInputException:  # a line that is not JSON: let the block reader find it
         target.unlink(missing_ok=True)
         return False
+    rejected = connection.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0][0]
     chunk = f"read_parquet({sql_string(target)})"
-    counts = connection.execute(f"SELECT count(*), count({REASON_COLUMN}) FROM {chunk}").fetchall()[0]
-    rows, bad = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-    staged.add_file(target, rows - bad)
-    if bad:
-        for line, reason, raw in connection.execute(
-            f"SELECT {LINE_COLUMN}, {REASON_COLUMN}, _rejected FROM {chunk} WHERE {REASON_COLUMN} IS NOT NULL ORDER BY 1"
-        ).fetchall():
-            context.quarantine.add(path, int(line), str(reason), raw)
-    context.counts.read += rows
+    rows, bad = connection.execute(f"SELECT count(*), count({REASON_COLUMN}) FROM {chunk}").fetchall()[0]
+    if rejected or bad:
+        target.unlink(missing_ok=True)
+        return False
+    staged.add_file(target, int(rows))
+    context.counts.read += int(rows)
     context.progress(path.stat().st_size)
     return True
 

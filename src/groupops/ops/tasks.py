@@ -353,7 +353,7 @@ def list_tasks(
     member_id: str | None = None, assignee: str | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Tasks matching the filters, by due time then id (``detail`` included)."""
-    _check_choice(kind, TASK_KINDS, "kind")
+    _check_choice(kind, (*TASK_KINDS, "takedown"), "kind")
     _check_choice(status, TASK_STATUSES, "status")
     if limit is not None and limit < 1:
         raise InputFormatError("limit must be at least 1")
