@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
 from groupops.config import Settings
 from groupops.store.models import Ticket
@@ -170,6 +170,33 @@ def _status(row: dict[str, Any], as_of: datetime) -> str:
     return "open"
 
 
+_WRITE_BATCH = 20_000
+
+
+def _replace_tickets(workspace: Workspace, rows: list[dict[str, Any]]) -> None:
+    """Write the rebuilt tickets in one transaction with bulk statements.
+
+    Tickets nobody touched are replaced wholesale. Tickets a person assigned or set a status
+    on keep those choices (a status set by hand also keeps its ``resolved_at``); only their
+    derived fields are updated.
+    """
+    touched_query = select(Ticket.id, Ticket.status_set_by).where(
+        Ticket.status_set_by.is_not(None) | Ticket.assignee.is_not(None)
+    )
+    with workspace.database.session() as session:
+        touched = {ticket_id: set_by for ticket_id, set_by in session.execute(touched_query)}
+        session.execute(delete(Ticket).where(Ticket.id.not_in(list(touched))))
+        fresh = [row for row in rows if row["id"] not in touched]
+        for start in range(0, len(fresh), _WRITE_BATCH):
+            session.execute(insert(Ticket), fresh[start : start + _WRITE_BATCH])
+        for row in rows:
+            if row["id"] not in touched:
+                continue
+            kept = ("status", "resolved_at") if touched[row["id"]] is not None else ()
+            values = {key: value for key, value in row.items() if key != "id" and key not in kept}
+            session.execute(update(Ticket).where(Ticket.id == row["id"]).values(values))
+
+
 def refresh_tickets(
     workspace: Workspace, rules: TicketRules | None = None, as_of: datetime | None = None
 ) -> int:
@@ -181,18 +208,9 @@ def refresh_tickets(
     label_new_messages(workspace.warehouse)
     table = build_tickets(workspace.warehouse, member_names_table(workspace), rules)
     rows = table.to_pylist()
-    with workspace.database.session() as session:
-        existing = {ticket.id: ticket for ticket in session.scalars(select(Ticket))}
-        for row in rows:
-            row["status"] = _status(row, as_of)
-            ticket = existing.get(row["id"])
-            if ticket is None:
-                session.add(Ticket(**row))
-                continue
-            manual = ticket.status_set_by is not None
-            for key, value in row.items():
-                if not (manual and key in ("status", "resolved_at")):
-                    setattr(ticket, key, value)
+    for row in rows:
+        row["status"] = _status(row, as_of)
+    _replace_tickets(workspace, rows)
     return len(rows)
 
 
