@@ -197,7 +197,7 @@ def _stage_file_in_duckdb(
     target = staged.next_chunk_path()
     try:
         connection.execute(
-            f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION lz4)"
+            f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION uncompressed)"
         ).fetchall()
     except duckdb.InvalidInputException:  # a line that is not JSON: let the block reader find it
         target.unlink(missing_ok=True)

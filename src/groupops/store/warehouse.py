@@ -242,7 +242,7 @@ class Warehouse:
             new_rows = f'ANTI JOIN existing e ON s."{key}" = e.k' if existing else ""
             connection.execute(
                 f"COPY (SELECT {columns} FROM staged s {new_rows} {first_wins}) TO {sql_string(out_dir)} "
-                "(FORMAT parquet, COMPRESSION zstd, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
+                "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
                 "FILENAME_PATTERN 'part-{uuid}', OVERWRITE_OR_IGNORE true)"
             ).fetchall()
             return self._describe_outputs(connection, out_dir)
