@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from groupops.errors import ConfigurationError
 from groupops.store.schemas import FACT_SCHEMAS, PARTITION_TIME_COLUMN
+from groupops.store.warehouse import SPILL_DIRECTORY, sql_string
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -212,6 +213,7 @@ class DuckDBEngine(AnalyticsEngine):
         self._connection = ibis.duckdb.connect()
         self._connection.raw_sql("SET TimeZone = 'UTC'")
         self._connection.raw_sql("SET autoinstall_known_extensions = false")
+        self._connection.raw_sql(f"SET temp_directory = {sql_string(SPILL_DIRECTORY)}")
         if threads:
             self._connection.raw_sql(f"SET threads = {int(threads)}")
 

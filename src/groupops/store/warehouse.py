@@ -31,6 +31,7 @@ from groupops.store.schemas import FACT_SCHEMAS, NATURAL_KEYS
 __all__ = [
     "LINE_COLUMN",
     "REASON_COLUMN",
+    "SPILL_DIRECTORY",
     "CommitResult",
     "StagedImport",
     "Warehouse",
@@ -41,7 +42,7 @@ __all__ = [
 _MANIFEST = "_manifest.json"
 _STAGING = "_staging"
 _COMMIT_MEMORY_LIMIT = "1GB"
-_SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "groupops-duckdb-spill"  # never the working directory
+SPILL_DIRECTORY = Path(tempfile.gettempdir()) / "groupops-duckdb-spill"  # never the working directory
 LINE_COLUMN = "_line"
 REASON_COLUMN = "_reason"  # staged rows with a reason are rejected: never committed
 
@@ -56,7 +57,7 @@ def new_duckdb_connection(
     """
     connection = duckdb.connect(config={"autoinstall_known_extensions": False})
     connection.execute("SET TimeZone = 'UTC'")
-    connection.execute(f"SET temp_directory = {sql_string(_SPILL_DIRECTORY)}")
+    connection.execute(f"SET temp_directory = {sql_string(SPILL_DIRECTORY)}")
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
     if threads:
