@@ -21,9 +21,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "analytics"))
 
-from test_recommend import START, structure_free_purchases, synthetic_purchases  # noqa: E402
+from test_recommend import START, structure_free_purchases, synthetic_purchases
 
-from groupops.analytics import recommend  # noqa: E402
+from groupops.analytics import recommend
 
 
 def demo_purchases(members: int, days: int, seed: int) -> tuple[pd.DataFrame, pd.Timestamp]:
@@ -40,7 +40,9 @@ def demo_purchases(members: int, days: int, seed: int) -> tuple[pd.DataFrame, pd
         items = workspace.warehouse.read_table("order_items").to_pandas()
         timezone = workspace.settings.timezone
     orders = orders[orders["status"].isin(PURCHASE_STATUSES) & orders["member_id"].notna()]
-    lines = items.drop(columns="placed_at").merge(orders[["order_id", "member_id", "placed_at"]], on="order_id")
+    lines = items.drop(columns="placed_at").merge(
+        orders[["order_id", "member_id", "placed_at"]], on="order_id"
+    )
     lines = lines[lines["sku"].notna()]
     purchases = pd.DataFrame(
         {
@@ -50,7 +52,7 @@ def demo_purchases(members: int, days: int, seed: int) -> tuple[pd.DataFrame, pd
             "category": lines["category"].replace("", np.nan).fillna("other"),
         }
     )
-    return purchases, purchases["timestamp"].max().normalize() - pd.Timedelta(days=29)
+    return purchases, purchases["timestamp"].max().normalize() - pd.Timedelta(days=30)
 
 
 def report_line(name: str, purchases: pd.DataFrame, cutoff: pd.Timestamp) -> None:
@@ -78,8 +80,12 @@ def report_line(name: str, purchases: pd.DataFrame, cutoff: pd.Timestamp) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--demo-members", type=int, default=0, help="simulate a demo brand of this size (0: skip)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--demo-members", type=int, default=0, help="simulate a demo brand of this size (0: skip)"
+    )
     parser.add_argument("--demo-days", type=int, default=90)
     parser.add_argument("--seed", type=int, default=11)
     arguments = parser.parse_args()

@@ -1,4 +1,4 @@
-"""Next-best product: co-purchase structure is found, bought items never come back, time split."""
+"""Next-best product: the hybrid finds co-purchase structure, never loses to popularity, time split."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def synthetic_purchases(members: int = 1500, pairs: int = 30, seed: int = 11) ->
     return pd.DataFrame(rows, columns=["member_id", "item_id", "timestamp", "category"])
 
 
+def structure_free_purchases(members: int = 800, seed: int = 3) -> pd.DataFrame:
+    """Four items per member drawn independently from one Zipf-like popularity: nothing to learn."""
+    rng = np.random.default_rng(seed)
+    items = [f"i{index}" for index in range(40)]
+    popularity = 1.0 / np.arange(1, 41)
+    rows = [
+        (f"m{member}", item, START + pd.Timedelta(days=float(rng.uniform(0, 100))), f"c{int(item[1:]) % 5}")
+        for member in range(members)
+        for item in rng.choice(items, size=4, p=popularity / popularity.sum())
+    ]
+    return pd.DataFrame(rows, columns=["member_id", "item_id", "timestamp", "category"])
+
+
 @pytest.fixture(scope="module")
 def purchases() -> pd.DataFrame:
     return synthetic_purchases()
@@ -47,23 +60,84 @@ def test_hit_rate_beats_popularity_where_co_purchase_structure_exists(purchases:
         purchases, START + pd.Timedelta(days=100), category_col="category", k=10
     )
     assert report.members_evaluated > 500
+    assert report.method == "hybrid"
     assert report.hit_rate > report.popularity_hit_rate + 0.2
     assert report.lift > 1.3
-    assert set(report.as_dict()) == {"k", "members_evaluated", "hit_rate", "popularity_hit_rate", "lift"}
+    assert report.hit_rate >= report.baselines["co_purchase"] - 0.02
+    assert report.weights is not None and report.weights["co_purchase"] > 0
+    summary = report.as_dict()
+    assert {"k", "members_evaluated", "hit_rate", "popularity_hit_rate", "lift"} <= set(summary)
+    assert set(summary["baselines"]) == {"popularity", "category_popularity", "co_purchase"}
 
 
-def test_without_structure_the_model_is_no_better_than_popularity() -> None:
-    rng = np.random.default_rng(3)
-    items = [f"i{index}" for index in range(40)]
-    popularity = 1.0 / np.arange(1, 41)
-    rows = [
-        (f"m{member}", item, START + pd.Timedelta(days=float(rng.uniform(0, 100))))
-        for member in range(800)
-        for item in rng.choice(items, size=4, p=popularity / popularity.sum())
-    ]
-    random_purchases = pd.DataFrame(rows, columns=["member_id", "item_id", "timestamp"])
-    report = recommend.evaluate_hit_rate(random_purchases, START + pd.Timedelta(days=70))
+@pytest.mark.parametrize("seed", [3, 5, 8])
+def test_without_structure_the_hybrid_is_not_worse_than_popularity(seed: int) -> None:
+    random_purchases = structure_free_purchases(seed=seed)
+    report = recommend.evaluate_hit_rate(
+        random_purchases, START + pd.Timedelta(days=70), category_col="category"
+    )
+    assert report.members_evaluated > 300
+    assert report.hit_rate >= report.popularity_hit_rate - 0.02
+
+
+def test_without_structure_the_legacy_co_purchase_is_no_better_than_popularity() -> None:
+    report = recommend.evaluate_hit_rate(
+        structure_free_purchases(), START + pd.Timedelta(days=70), method="co_purchase"
+    )
+    assert report.method == "co_purchase"
     assert report.hit_rate <= report.popularity_hit_rate + 0.05
+    assert report.baselines["popularity"] == report.popularity_hit_rate
+
+
+def test_weights_are_tuned_on_the_training_window_only(purchases: pd.DataFrame) -> None:
+    cutoff = START + pd.Timedelta(days=100)
+    training = purchases[purchases["timestamp"] <= cutoff]
+    tuned = recommend.tune_hybrid_weights(training, category_col="category", validation_days=60)
+    report = recommend.evaluate_hit_rate(purchases, cutoff, category_col="category")
+    assert report.weights == tuned.as_dict()  # the holdout never enters the choice
+    assert tuned.co_purchase > 0
+    noise = recommend.tune_hybrid_weights(structure_free_purchases(), category_col="category")
+    assert noise.co_purchase <= 0.5  # shrunk co-purchase noise does not take over
+
+
+def test_too_little_history_falls_back_to_default_weights() -> None:
+    tiny = pd.DataFrame({"member_id": ["a", "b"], "item_id": ["x", "y"], "timestamp": [START, START]})
+    assert recommend.tune_hybrid_weights(tiny) == recommend.HybridWeights()
+    assert recommend.tune_hybrid_weights(tiny.drop(columns="timestamp")) == recommend.HybridWeights()
+    with pytest.raises(InputFormatError, match="weights"):
+        recommend.HybridWeights(-1.0, 0.0, 1.0)
+    with pytest.raises(InputFormatError, match="weights"):
+        recommend.HybridWeights(0.0, 0.0, 0.0)
+    with pytest.raises(InputFormatError, match="half_life"):
+        recommend.HybridWeights(half_life_days=0.0)
+
+
+def test_methods_agree_on_cold_members_and_popularity_matches_the_baseline(purchases: pd.DataFrame) -> None:
+    cold = {
+        method: recommend.recommend_products(
+            purchases, category_col="category", members=["stranger"], top_n=5, method=method
+        )["item_id"].tolist()
+        for method in ("hybrid", "category_popularity", "popularity")
+    }
+    baseline = recommend.popular_products(purchases, members=["stranger"], top_n=5)["item_id"].tolist()
+    assert cold["hybrid"] == cold["category_popularity"] == cold["popularity"] == baseline
+    with pytest.raises(InputFormatError, match="method"):
+        recommend.recommend_products(purchases, method="magic")  # type: ignore[arg-type]
+
+
+def test_repurchase_rate_decides_whether_owned_items_come_back() -> None:
+    days = [START + pd.Timedelta(days=day) for day in range(4)]
+    staple = pd.DataFrame(
+        {"member_id": ["a", "a", "b", "b"], "item_id": ["socks", "socks", "socks", "tee"], "timestamp": days}
+    )
+    assert recommend.repurchase_rate(staple) == pytest.approx(1 / 3)
+    again = recommend.recommend_products(staple, members=["a"], top_n=2, weights=recommend.HybridWeights())
+    assert "socks" in set(again["item_id"])  # re-bought often enough to suggest again
+    never = recommend.recommend_products(staple, members=["a"], top_n=2, exclude_bought=True)
+    assert never["item_id"].tolist() == ["tee"]
+    once = staple.assign(timestamp=[days[0], days[0], days[1], days[1]])
+    assert recommend.repurchase_rate(once) == 0.0
+    assert recommend.recommend_products(once, members=["a"], top_n=2)["item_id"].tolist() == ["tee"]
 
 
 def test_the_pair_partner_is_recommended_first(purchases: pd.DataFrame) -> None:

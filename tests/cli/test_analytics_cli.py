@@ -104,8 +104,11 @@ def test_usage_errors_exit_2(data_dir: Path, arguments: list[str]) -> None:
 def test_run_then_incremental_run(data_dir: Path) -> None:
     first = invoke("run", "--data", str(data_dir), "--full")
     assert first["full"] is True and first["rows"]["member_daily_activity"] == 4
+    assert set(first["operations"]) >= {"labelled_messages", "tickets", "incidents", "tasks"}
+    assert first["operations"]["labelled_messages"] > 0
     second = invoke("run", "--data", str(data_dir))
     assert second["full"] is False and second["recomputed_months"]["member_daily_activity"] == []
+    assert second["operations"]["labelled_messages"] == 0  # labels are incremental
     assert (data_dir / "marts" / "summary.json").exists()
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from groupops.analytics.pipeline import PipelineResult, run_pipeline
-from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors
+from groupops.cli._common import DataOption, JsonOption, console, emit_json, error_console, fail_on_errors
 from groupops.cli.kpi import EngineOption, analytics_engine, parse_day
+from groupops.ops.refresh import refresh_operations
 
 __all__ = ["register"]
 
@@ -22,17 +24,40 @@ def run_command(
     full: Annotated[
         bool, typer.Option("--full", help="Recompute every month, not only changed ones.")
     ] = False,
+    operations: Annotated[
+        bool,
+        typer.Option(
+            "--operations/--marts-only",
+            help="Also refresh message labels, tickets, incidents, drift alerts, member intelligence and tasks.",
+        ),
+    ] = True,
     data: DataOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Compute every mart from the warehouse and write it under <data>/marts."""
+    """Compute every mart from the warehouse and write it under <data>/marts; then refresh operations."""
     day = parse_day(as_of, "--as-of")
     with fail_on_errors(), analytics_engine(data, engine) as opened:
         result = run_pipeline(opened.workspace, opened, as_of=day, full=full)
+        refreshed = (
+            refresh_operations(opened.workspace, on_stage=_stage_printer(json_output)) if operations else None
+        )
     if json_output:
-        emit_json(result.to_json())
+        emit_json({**result.to_json(), "operations": refreshed.steps if refreshed else None})
         return
     console.print(_result_table(result))
+    if refreshed:
+        console.print(
+            "Operations: "
+            + ", ".join(f"{k} {v}" for k, v in refreshed.steps.items() if not isinstance(v, dict))
+        )
+
+
+def _stage_printer(quiet: bool) -> Callable[[str], None]:
+    def print_stage(stage: str) -> None:
+        if not quiet:
+            error_console.print(f"· {stage}")
+
+    return print_stage
 
 
 def _result_table(result: PipelineResult) -> Table:
