@@ -100,10 +100,10 @@ def test_weights_are_tuned_on_the_training_window_only(purchases: pd.DataFrame) 
     assert noise.co_purchase <= 0.5  # shrunk co-purchase noise does not take over
 
 
-def test_too_little_history_falls_back_to_default_weights() -> None:
+def test_too_little_history_falls_back_to_popularity_alone() -> None:
     tiny = pd.DataFrame({"member_id": ["a", "b"], "item_id": ["x", "y"], "timestamp": [START, START]})
-    assert recommend.tune_hybrid_weights(tiny) == recommend.HybridWeights()
-    assert recommend.tune_hybrid_weights(tiny.drop(columns="timestamp")) == recommend.HybridWeights()
+    assert recommend.tune_hybrid_weights(tiny) == recommend.POPULARITY_ONLY
+    assert recommend.tune_hybrid_weights(tiny.drop(columns="timestamp")) == recommend.POPULARITY_ONLY
     with pytest.raises(InputFormatError, match="weights"):
         recommend.HybridWeights(-1.0, 0.0, 1.0)
     with pytest.raises(InputFormatError, match="weights"):

@@ -60,6 +60,7 @@ class Facts:
     shop_events: ir.Table
     group_kinds: ir.Table  # group_id, kind
     staff_ids: ir.Table  # staff_id
+    all_staff: ir.Table | None = None  # staff_id of staff and flagged senders, when kept
 
 
 def _apply_recalls(messages: ir.Table, every_message: ir.Table) -> ir.Table:

@@ -42,6 +42,7 @@ __all__ = [
     "membership_transitions",
     "members_present",
     "orders_attributed",
+    "repeated_text_messages",
     "rolling_distinct_members",
     "staff_members",
 ]
@@ -82,25 +83,31 @@ def countable_group_messages(messages: ir.Table) -> ir.Table:
 
 def staff_members(facts: Facts) -> ir.Table:
     """Ids of staff and robots: the staff table plus every sender flagged as staff."""
+    if facts.all_staff is not None:
+        return facts.all_staff
     messages = facts.messages
     flagged = messages.filter(messages.sender_is_staff.fill_null(False)).select(staff_id=messages.sender_id)
     return facts.staff_ids.select("staff_id").union(flagged, distinct=True)
 
 
-def group_messages(facts: Facts) -> ir.Table:
-    """Countable group messages with an ``is_staff`` flag: the one scan of the messages table."""
+def group_messages(facts: Facts, *, with_text: bool = True) -> ir.Table:
+    """Countable group messages with an ``is_staff`` flag: the one scan of the messages table.
+
+    ``with_text=False`` leaves the message text out (the narrow table a run keeps in memory).
+    """
     messages = countable_group_messages(facts.messages)
     staff = staff_members(facts)
     is_staff = messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id)
-    return messages.select(
-        month=messages.local_month,
-        day_number=messages.day_number,
-        group_id=messages.group_id,
-        sender_id=messages.sender_id,
-        msgtype=messages.msgtype,
-        text=messages.text,
-        is_staff=is_staff,
-    )
+    columns: dict[str, ir.Value] = {
+        "month": messages.local_month,
+        "day_number": messages.day_number,
+        "group_id": messages.group_id,
+        "sender_id": messages.sender_id,
+        "msgtype": messages.msgtype,
+    }
+    if with_text:
+        columns["text"] = messages.text
+    return messages.select(**columns, is_staff=is_staff)
 
 
 def member_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.Table:
@@ -153,9 +160,10 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
     """Per group and day: messages, customer and staff messages, speakers, repeated texts.
 
     A text message is *repeated* when its exact (trimmed) text occurs at least twice in the
-    group that month; counted per (group, month, day, text) first, so the text is hashed once.
+    group that month. ``messages`` (``group_messages``, with or without text) gives the
+    counts; the texts are read from the facts, so a narrow kept table is enough.
     """
-    prepared = messages if messages is not None else group_messages(facts)
+    prepared = messages if messages is not None else group_messages(facts, with_text=False)
     counts = prepared.group_by(
         month=prepared.month, day_number=prepared.day_number, group_id=prepared.group_id
     ).aggregate(
@@ -164,16 +172,39 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
         staff_messages=prepared.is_staff.sum().cast("int64"),
         speakers=ibis.ifelse(prepared.is_staff, None, prepared.sender_id).nunique(),
     )
-    texts = prepared.filter(prepared.msgtype == "text").mutate(body=prepared.text.strip())
-    texts = texts.filter(texts.body.length() > 0)
-    per_day = texts.group_by("group_id", "month", "day_number", "body").aggregate(same=texts.count())
-    in_month = per_day.same.sum().over(ibis.window(group_by=[per_day.group_id, per_day.month, per_day.body]))
-    repeated = per_day.filter(in_month >= 2)
-    repeated = repeated.group_by("group_id", "month", "day_number").aggregate(
-        repeated_messages=repeated.same.sum().cast("int64")
-    )
-    joined = left_join_on(counts, repeated, ["group_id", "month", "day_number"])
+    joined = left_join_on(counts, repeated_text_messages(facts), ["group_id", "month", "day_number"])
     return joined.mutate(repeated_messages=joined.repeated_messages.fill_null(0))
+
+
+def repeated_text_messages(facts: Facts) -> ir.Table:
+    """Per group and day, the countable text messages whose trimmed text repeats in the month.
+
+    The (group, month, text) keys seen at least twice are found first; the messages are then
+    kept by a semi join on them and counted per day (no window over the texts).
+    """
+    countable = countable_group_messages(facts.messages)
+    texts = countable.filter(countable.msgtype == "text").select(
+        group_id=countable.group_id,
+        month=countable.local_month,
+        day_number=countable.day_number,
+        body=countable.text.strip(),
+    )
+    texts = texts.filter(texts.body.length() > 0)
+    per_month = texts.group_by(
+        month_group=texts.group_id, month_key=texts.month, month_body=texts.body
+    ).aggregate(in_month=texts.count())
+    per_month = per_month.filter(per_month.in_month >= 2)
+    repeated = texts.semi_join(
+        per_month,
+        [
+            texts.group_id == per_month.month_group,
+            texts.month == per_month.month_key,
+            texts.body == per_month.month_body,
+        ],
+    )
+    return repeated.group_by("group_id", "month", "day_number").aggregate(
+        repeated_messages=repeated.count().cast("int64")
+    )
 
 
 # -- membership -----------------------------------------------------------------------------
@@ -273,10 +304,18 @@ def _brand_presence_per_day(transitions: ir.Table, calendar: ir.Table) -> ir.Tab
 
 
 def brand_daily_activity(
-    activity: ir.Table, orders: ir.Table, transitions: ir.Table, calendar: ir.Table
+    activity: ir.Table,
+    orders: ir.Table,
+    transitions: ir.Table,
+    calendar: ir.Table,
+    member_days: ir.Table | None = None,
 ) -> ir.Table:
-    """Per day: DAU/WAU/MAU, stickiness, members, speakers, interactions, daily interaction rate."""
-    member_days = active_member_days(activity, orders)
+    """Per day: DAU/WAU/MAU, stickiness, members, speakers, interactions, daily interaction rate.
+
+    ``member_days`` is ``active_member_days(activity, orders)`` when already kept.
+    """
+    if member_days is None:
+        member_days = active_member_days(activity, orders)
     dau = rolling_distinct_members(member_days, calendar, 1).rename(dau="members")
     wau = rolling_distinct_members(member_days, calendar, 7).rename(wau="members")
     mau = rolling_distinct_members(member_days, calendar, 30).rename(mau="members")

@@ -19,7 +19,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -299,10 +299,15 @@ def _shared_tables(
             current = wanted.setdefault(table, set())
             if current is not None and needed is not None:
                 current.update(needed)
-    facts = engine.facts(None if full else wanted)
-    messages = engine.materialize(marts.group_messages(facts))
+    facts = _with_kept_staff(engine, engine.facts(None if full else wanted))
+    messages = engine.materialize(marts.group_messages(facts, with_text=False))
     activity = engine.materialize(marts.member_daily_activity(facts, messages))
     return _Shared(facts=facts, messages=messages, activity=activity)
+
+
+def _with_kept_staff(engine: AnalyticsEngine, facts: Facts) -> Facts:
+    """``facts`` with the staff ids computed once (every use would scan the messages again)."""
+    return replace(facts, all_staff=engine.materialize(marts.staff_members(facts)))
 
 
 def _run_partitioned(
@@ -312,11 +317,12 @@ def _run_partitioned(
     old: dict[str, Any],
     new: dict[str, Any],
     result: PipelineResult,
-) -> None:
+) -> Facts | None:
+    """Recompute the planned partitions; return the facts they read (None when nothing ran)."""
     plan = _plan_partitions(marts_dir, full, old, new)
     if not any(months or stale for months, stale in plan.values()):
         result.recomputed_months.update({name: [] for name in plan})
-        return
+        return None
     shared = _shared_tables(engine, plan, full)
     for name, (months, stale) in plan.items():
         result.recomputed_months[name] = sorted(months)
@@ -333,6 +339,7 @@ def _run_partitioned(
             else pa.table({"month": pa.array([], pa.string())})
         )
         result.rows[name] = _write_partitions(marts_dir, name, table, months | stale)
+    return shared.facts
 
 
 def _calendar(engine: AnalyticsEngine, first: date, last: date) -> ir.Table:
@@ -401,8 +408,14 @@ _EMPTY_SCHEMAS = {
 
 
 def _whole_marts(
-    engine: AnalyticsEngine, marts_dir: Path, facts: Facts, inputs: KpiInputs, first: date, last: date
+    engine: AnalyticsEngine,
+    marts_dir: Path,
+    facts: Facts,
+    inputs: KpiInputs,
+    events: dict[str, ir.Table],
+    span: tuple[date, date],
 ) -> dict[str, pa.Table]:
+    first, last = span
     calendar = _calendar(engine, first, last)
     group_daily = engine.read_parquet(
         _mart_files(marts_dir, "group_daily_activity"), _EMPTY_SCHEMAS["group_daily_activity"]
@@ -420,7 +433,7 @@ def _whole_marts(
     )
     expressions = {
         "brand_daily_activity": marts.brand_daily_activity(
-            inputs.activity, inputs.orders, inputs.transitions, calendar
+            inputs.activity, inputs.orders, inputs.transitions, calendar, member_days
         ),
         "group_health": marts.group_health(
             group_daily, inputs.activity, inputs.transitions, facts.group_kinds
@@ -430,15 +443,20 @@ def _whole_marts(
         "monthly_churn": monthly_churn(member_days),
     }
     tables = {name: _normalise(engine.to_arrow(expression)) for name, expression in expressions.items()}
-    tables["funnel_steps"] = _funnel_table(engine, facts)
+    tables["funnel_steps"] = _funnel_table(engine, events)
     return tables
 
 
-def _funnel_table(engine: AnalyticsEngine, facts: Facts) -> pa.Table:
+def _kept_funnel_events(engine: AnalyticsEngine, facts: Facts) -> dict[str, ir.Table]:
+    """The event stream of every funnel, computed once for the funnel mart and the goals."""
+    return {name: engine.materialize(funnels.funnel_events(facts, name)) for name in funnels.FUNNELS}
+
+
+def _funnel_table(engine: AnalyticsEngine, events_by_funnel: dict[str, ir.Table]) -> pa.Table:
     window = engine.workspace.settings.funnel_window_days
     rows = []
     for funnel_name, steps in funnels.FUNNELS.items():
-        events = engine.materialize(funnels.funnel_events(facts, funnel_name))
+        events = events_by_funnel[funnel_name]
         for mode in funnels.FUNNEL_MODES:
             progress = funnels.member_funnel_progress(events, steps, window_days=window, mode=mode)
             row = engine.to_arrow(funnels.funnel_step_table(progress, steps, mode)).to_pylist()[0]
@@ -461,9 +479,17 @@ def _funnel_table(engine: AnalyticsEngine, facts: Facts) -> pa.Table:
 
 
 def goal_metric_values(
-    engine: AnalyticsEngine, facts: Facts, inputs: KpiInputs, report: KpiReport
+    engine: AnalyticsEngine,
+    facts: Facts,
+    inputs: KpiInputs,
+    report: KpiReport,
+    funnel_events: dict[str, ir.Table] | None = None,
 ) -> dict[str, float | None]:
-    """The current value of every goal metric this module can measure (others stay missing)."""
+    """The current value of every goal metric this module can measure (others stay missing).
+
+    ``funnel_events`` maps a funnel name to its kept event stream (computed from ``facts``
+    when missing).
+    """
     counts, scope = report.counts, report.scope
     start, end = day_number_of(scope.date_from), day_number_of(scope.date_to)
     orders = inputs.orders.filter(inputs.orders.valid, inputs.orders.day_number.between(start, end))
@@ -485,11 +511,13 @@ def goal_metric_values(
     values["revenue_per_interaction"] = attributed / interactions if interactions else None
     values["daily_interactions"] = interactions / scope.days
     values["daily_speakers"] = counts["speaker_days"] / scope.days
-    values.update(_funnel_goal_values(engine, facts, scope))
+    values.update(_funnel_goal_values(engine, facts, scope, funnel_events or {}))
     return values
 
 
-def _funnel_goal_values(engine: AnalyticsEngine, facts: Facts, scope: KpiScope) -> dict[str, float | None]:
+def _funnel_goal_values(
+    engine: AnalyticsEngine, facts: Facts, scope: KpiScope, kept_events: dict[str, ir.Table]
+) -> dict[str, float | None]:
     """Two-step conversions of attempts that started in the period and had a full window."""
     window = engine.workspace.settings.funnel_window_days
     last = day_number_of(scope.date_to) - window
@@ -501,7 +529,9 @@ def _funnel_goal_values(engine: AnalyticsEngine, facts: Facts, scope: KpiScope) 
     }
     values: dict[str, float | None] = {}
     for metric, (funnel_name, steps) in pairs.items():
-        events = funnels.funnel_events(facts, funnel_name)
+        events = kept_events.get(funnel_name)
+        if events is None:
+            events = funnels.funnel_events(facts, funnel_name)
         progress = funnels.member_funnel_progress(
             events, steps, window_days=window, mode="ordered", first_day=first, last_day=last
         )
@@ -546,13 +576,14 @@ def _scorecard_document(
     inputs: KpiInputs,
     goals: list[goal_module.Goal],
     as_of: date | None,
+    funnel_events: dict[str, ir.Table] | None = None,
 ) -> dict[str, Any]:
     last = as_of or data_last_day(engine, facts) or date.today()
     first = _first_day(engine, inputs) or last
     window = engine.workspace.settings.active_window_days
     scope = KpiScope(date_from=last - timedelta(days=window - 1), date_to=last)
     report = kpis_from_inputs(engine, inputs, scope, last)
-    values = goal_metric_values(engine, facts, inputs, report)
+    values = goal_metric_values(engine, facts, inputs, report, funnel_events)
     progress = goal_module.scorecard(goals, values, last, first)
     return {
         "as_of": last.isoformat(),
@@ -583,16 +614,18 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
     new = _fingerprints(workspace)
     full = full or state.get("timezone") != engine.timezone
     result = PipelineResult(engine=engine.name, as_of=None, full=full)
-    _run_partitioned(engine, marts_dir, full, state.get("fingerprints", {}), new, result)
-    facts = engine.facts()
+    kept = _run_partitioned(engine, marts_dir, full, state.get("fingerprints", {}), new, result)
+    facts = kept if full and kept is not None else _with_kept_staff(engine, engine.facts())
     inputs = _stored_inputs(engine, marts_dir, facts)
     last = as_of or data_last_day(engine, facts)
     first = _first_day(engine, inputs)
     result.as_of = last
     if last is not None and first is not None:
-        for name, table in _whole_marts(engine, marts_dir, facts, inputs, min(first, last), last).items():
+        events = _kept_funnel_events(engine, facts)
+        span = (min(first, last), last)
+        for name, table in _whole_marts(engine, marts_dir, facts, inputs, events, span).items():
             result.rows[name] = _write_whole(marts_dir, name, table)
-        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), last)
+        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), last, events)
         document["engine"] = engine.name
         stages = funnels.awareness_funnel(engine, _summary_scope(document), inputs=inputs)
         document["awareness_funnel"] = stages.to_json()

@@ -31,6 +31,7 @@ from groupops.analytics._frames import parse_times
 from groupops.errors import InputFormatError
 
 __all__ = [
+    "POPULARITY_ONLY",
     "RECOMMENDATION_METHODS",
     "HitRateReport",
     "HybridWeights",
@@ -53,6 +54,7 @@ _ITEM_SUPPORT = 5.0  # pseudo co-purchases of popularity in each item's neighbou
 _MIN_VALIDATION_MEMBERS = 30
 _HALF_LIVES: tuple[float | None, ...] = (None, 30.0)
 _GRID_STEPS = 4  # weights in quarters
+_SELECTION_STANDARD_ERRORS = 1.5  # a mixture must beat popularity by this many standard errors
 _REPURCHASE_RARE = 0.2  # auto: owned SKUs are excluded when fewer member-SKU pairs are re-bought
 
 
@@ -417,10 +419,10 @@ def _candidate_hits(
 
 
 def _most_reliable(hits: NDArray[np.bool_]) -> int:
-    """Index of the candidate whose gain over candidate 0 has the best one-standard-error lower bound."""
+    """Index of the candidate whose gain over candidate 0 has the best lower bound (gain − 1.5 SE)."""
     gains = hits.astype(np.float64) - hits[0].astype(np.float64)
     spread = gains.std(axis=1, ddof=1) / np.sqrt(gains.shape[1]) if gains.shape[1] > 1 else 0.0
-    bounds = gains.mean(axis=1) - spread
+    bounds = gains.mean(axis=1) - _SELECTION_STANDARD_ERRORS * spread
     bounds[0] = 0.0
     return int(np.argmax(bounds))
 
@@ -477,6 +479,9 @@ def _prepared(
     return frame, parse_times(frame[time_col], "purchases")
 
 
+POPULARITY_ONLY = HybridWeights(co_purchase=0.0, category=0.0, popularity=1.0)
+
+
 def tune_hybrid_weights(
     purchases: pd.DataFrame,
     member_col: str = "member_id",
@@ -488,16 +493,17 @@ def tune_hybrid_weights(
 ) -> HybridWeights:
     """Weights chosen by hit-rate@k on the last ``validation_days`` (default: a third, at most 30).
 
-    A mixture replaces popularity alone only when its gain, less one standard error, is
-    positive; without times or with fewer than 30 validation members the default weights apply.
+    A mixture replaces popularity alone only when its gain, less 1.5 standard errors, is
+    positive; without times or with fewer than 30 validation members there is no evidence for a
+    mixture, so popularity alone applies (never worse than the baseline in expectation).
     """
     frame, times = _prepared(purchases, (member_col, item_col, category_col), time_col)
     if times is None or frame.empty:
-        return HybridWeights()
+        return POPULARITY_ONLY
     tuned = _tune(
         frame, times, (member_col, item_col, category_col), _validation_days(times, validation_days), k
     )
-    return HybridWeights() if tuned is None else tuned
+    return POPULARITY_ONLY if tuned is None else tuned
 
 
 def repurchase_rate(
