@@ -39,7 +39,9 @@ def _label_batch(batch: pa.RecordBatch, start_line: int) -> pa.Table:
     from groupops.text.hygiene import detect_spam
 
     texts = batch.column("text").to_pylist()
-    distinct = list(dict.fromkeys(texts))  # group chat repeats itself (打卡, 好的, 谢谢): classify each text once
+    distinct = list(
+        dict.fromkeys(texts)
+    )  # group chat repeats itself (打卡, 好的, 谢谢): classify each text once
     by_text = dict(zip(distinct, classify_messages(distinct), strict=True))
     spam_by_text = {text: detect_spam(text).is_spam for text in distinct}
     labels = [by_text[text] for text in texts]

@@ -85,7 +85,9 @@ class Task(Base):
     __table_args__ = (Index("ix_tasks_status_due", "status", "due_at"),)
 
     id: Mapped[str] = mapped_column(String(160), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), index=True)  # care | winback | koc_invite | vip_care | takedown
+    kind: Mapped[str] = mapped_column(
+        String(32), index=True
+    )  # care | winback | koc_invite | vip_care | takedown
     title: Mapped[str] = mapped_column(String(256))
     suggestion: Mapped[str] = mapped_column(Text, default="")  # suggested message or action
     member_id: Mapped[str | None] = mapped_column(String(128), index=True)

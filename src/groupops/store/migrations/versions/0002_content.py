@@ -52,7 +52,9 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("override", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["item_id"], ["content_items.id"], name=op.f("fk_content_transitions_item_id_content_items"),
+            ["item_id"],
+            ["content_items.id"],
+            name=op.f("fk_content_transitions_item_id_content_items"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_content_transitions")),
