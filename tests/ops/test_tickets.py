@@ -132,3 +132,16 @@ def test_rerun_is_idempotent_and_keeps_statuses_set_by_people(fixture_workspace:
     tickets = _tickets(fixture_workspace)
     assert len(tickets) == 5
     assert (tickets["b2"].status, tickets["b2"].status_set_by) == ("resolved", "alice")
+
+
+def test_old_tickets_leave_the_queue_but_stay_in_the_sla_history(fixture_workspace: Workspace) -> None:
+    later = T0 + timedelta(days=30)
+    assert refresh_tickets(fixture_workspace, TicketRules(queue_days=14), as_of=later) == 5
+    assert _tickets(fixture_workspace) == {}  # the CS queue holds the last 14 days only
+    assert (fixture_workspace.settings.marts_dir / "tickets.parquet").exists()
+    summary = sla_summary(fixture_workspace, as_of=later).to_json()
+    assert (summary["overall"]["tickets"], summary["overall"]["within_sla"]) == (
+        5,
+        3,
+    )  # b2 now decided: missed
+    assert summary["overall"]["unanswered"] == 2

@@ -61,6 +61,9 @@ class Facts:
     group_kinds: ir.Table  # group_id, kind
     staff_ids: ir.Table  # staff_id
     all_staff: ir.Table | None = None  # staff_id of staff and flagged senders, when kept
+    # the loaded message rows before recalls are applied: cheaper to scan when ``revoked``
+    # does not matter (the recall check is a semi join over every message)
+    unrecalled_messages: ir.Table | None = None
 
 
 def _apply_recalls(messages: ir.Table, every_message: ir.Table) -> ir.Table:
@@ -117,8 +120,14 @@ class AnalyticsEngine(ABC):
             every_message = self._load_fact("messages", None)
         else:
             every_message = tables["messages"]
-        tables["messages"] = _apply_recalls(tables["messages"], every_message)
-        return Facts(**tables, group_kinds=self._group_kinds(), staff_ids=self._staff_ids())
+        loaded = tables["messages"]
+        tables["messages"] = _apply_recalls(loaded, every_message)
+        return Facts(
+            **tables,
+            group_kinds=self._group_kinds(),
+            staff_ids=self._staff_ids(),
+            unrecalled_messages=loaded,
+        )
 
     def _load_fact(self, table: str, months: set[str] | None) -> ir.Table:
         files = self.workspace.warehouse.files(table, months)
@@ -214,6 +223,8 @@ class DuckDBEngine(AnalyticsEngine):
         self._connection = ibis.duckdb.connect()
         self._connection.raw_sql("SET TimeZone = 'UTC'")
         self._connection.raw_sql("SET autoinstall_known_extensions = false")
+        self._connection.raw_sql("SET enable_progress_bar = false")
+        self._connection.raw_sql("SET enable_progress_bar = false")
         self._connection.raw_sql(f"SET temp_directory = {sql_string(SPILL_DIRECTORY)}")
         if threads:
             self._connection.raw_sql(f"SET threads = {int(threads)}")

@@ -378,14 +378,38 @@ def kpis_from_inputs(engine: AnalyticsEngine, inputs: KpiInputs, scope: KpiScope
 
 
 def data_last_day(engine: AnalyticsEngine, facts: Facts) -> date | None:
-    """The last brand-zone day with any message, order, membership change or shop event."""
-    parts = [
-        table.select(day_number=table.day_number.cast("int64"))
-        for table in (facts.messages, facts.orders, facts.membership_changes, facts.shop_events)
+    """The last brand-zone day with any message, order, membership change or shop event.
+
+    The latest instant is found first; only rows within two days of it can fall on a later
+    local day (no zone's offset moves by 48 hours), so the zone conversion runs on those alone.
+    """
+    messages = facts.unrecalled_messages if facts.unrecalled_messages is not None else facts.messages
+    tables = (messages, facts.orders, facts.membership_changes, facts.shop_events)
+    latest = _stacked([table.aggregate(epoch_us=table.epoch_us.max()) for table in tables])
+    instants = [
+        value for value in engine.to_arrow(latest).column("epoch_us").to_pylist() if value is not None
     ]
-    union = parts[0].union(parts[1]).union(parts[2]).union(parts[3])
-    value = engine.to_arrow(union.aggregate(last=union.day_number.max())).column("last")[0].as_py()
+    if not instants:
+        return None
+    since = max(instants) - _TWO_DAYS_US
+    days = _stacked(
+        [
+            table.filter(table.epoch_us >= since).select(day_number=table.day_number.cast("int64"))
+            for table in tables
+        ]
+    )
+    value = engine.to_arrow(days.aggregate(last=days.day_number.max())).column("last")[0].as_py()
     return None if value is None else EPOCH + timedelta(days=int(value))
+
+
+def _stacked(parts: list[ir.Table]) -> ir.Table:
+    stacked = parts[0]
+    for part in parts[1:]:
+        stacked = stacked.union(part)
+    return stacked
+
+
+_TWO_DAYS_US = 2 * 86_400_000_000
 
 
 def _resolve_scope(

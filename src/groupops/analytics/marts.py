@@ -42,6 +42,7 @@ __all__ = [
     "membership_transitions",
     "members_present",
     "orders_attributed",
+    "repeated_bodies",
     "repeated_text_messages",
     "rolling_distinct_members",
     "staff_members",
@@ -85,15 +86,17 @@ def staff_members(facts: Facts) -> ir.Table:
     """Ids of staff and robots: the staff table plus every sender flagged as staff."""
     if facts.all_staff is not None:
         return facts.all_staff
-    messages = facts.messages
+    messages = facts.unrecalled_messages if facts.unrecalled_messages is not None else facts.messages
     flagged = messages.filter(messages.sender_is_staff.fill_null(False)).select(staff_id=messages.sender_id)
     return facts.staff_ids.select("staff_id").union(flagged, distinct=True)
 
 
-def group_messages(facts: Facts, *, with_text: bool = True) -> ir.Table:
+def group_messages(facts: Facts, *, with_text: bool = True, with_bodies: bool = False) -> ir.Table:
     """Countable group messages with an ``is_staff`` flag: the one scan of the messages table.
 
-    ``with_text=False`` leaves the message text out (the narrow table a run keeps in memory).
+    ``with_text=False`` leaves the raw message text out; ``with_bodies`` adds ``body``, the
+    trimmed text of text messages (null for other types), all that repetition needs. A run
+    keeps the narrow form (bodies, no text) in memory.
     """
     messages = countable_group_messages(facts.messages)
     staff = staff_members(facts)
@@ -107,6 +110,8 @@ def group_messages(facts: Facts, *, with_text: bool = True) -> ir.Table:
     }
     if with_text:
         columns["text"] = messages.text
+    if with_bodies:
+        columns["body"] = ibis.ifelse(messages.msgtype == "text", messages.text.strip(), None)
     return messages.select(**columns, is_staff=is_staff)
 
 
@@ -160,10 +165,12 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
     """Per group and day: messages, customer and staff messages, speakers, repeated texts.
 
     A text message is *repeated* when its exact (trimmed) text occurs at least twice in the
-    group that month. ``messages`` (``group_messages``, with or without text) gives the
-    counts; the texts are read from the facts, so a narrow kept table is enough.
+    group that month. ``messages`` is ``group_messages``; the texts come from its ``body``
+    column when it has one, from the facts otherwise.
     """
     prepared = messages if messages is not None else group_messages(facts, with_text=False)
+    has_bodies = "body" in prepared.columns
+    repeated = repeated_bodies(prepared) if has_bodies else repeated_text_messages(facts)
     counts = prepared.group_by(
         month=prepared.month, day_number=prepared.day_number, group_id=prepared.group_id
     ).aggregate(
@@ -172,16 +179,12 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
         staff_messages=prepared.is_staff.sum().cast("int64"),
         speakers=ibis.ifelse(prepared.is_staff, None, prepared.sender_id).nunique(),
     )
-    joined = left_join_on(counts, repeated_text_messages(facts), ["group_id", "month", "day_number"])
+    joined = left_join_on(counts, repeated, ["group_id", "month", "day_number"])
     return joined.mutate(repeated_messages=joined.repeated_messages.fill_null(0))
 
 
 def repeated_text_messages(facts: Facts) -> ir.Table:
-    """Per group and day, the countable text messages whose trimmed text repeats in the month.
-
-    The (group, month, text) keys seen at least twice are found first; the messages are then
-    kept by a semi join on them and counted per day (no window over the texts).
-    """
+    """Per group and day, the countable text messages whose trimmed text repeats in the month."""
     countable = countable_group_messages(facts.messages)
     texts = countable.filter(countable.msgtype == "text").select(
         group_id=countable.group_id,
@@ -189,7 +192,17 @@ def repeated_text_messages(facts: Facts) -> ir.Table:
         day_number=countable.day_number,
         body=countable.text.strip(),
     )
-    texts = texts.filter(texts.body.length() > 0)
+    return repeated_bodies(texts)
+
+
+def repeated_bodies(messages: ir.Table) -> ir.Table:
+    """Per group and day, the messages whose ``body`` occurs at least twice in the group that month.
+
+    The (group, month, body) keys seen at least twice are found first; the messages are then
+    kept by a semi join on them and counted per day (no window over the texts). Null and
+    empty bodies never count.
+    """
+    texts = messages.filter(messages.body.notnull(), messages.body.length() > 0)
     per_month = texts.group_by(
         month_group=texts.group_id, month_key=texts.month, month_body=texts.body
     ).aggregate(in_month=texts.count())

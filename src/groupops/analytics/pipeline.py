@@ -300,7 +300,7 @@ def _shared_tables(
             if current is not None and needed is not None:
                 current.update(needed)
     facts = _with_kept_staff(engine, engine.facts(None if full else wanted))
-    messages = engine.materialize(marts.group_messages(facts, with_text=False))
+    messages = engine.materialize(marts.group_messages(facts, with_text=False, with_bodies=True))
     activity = engine.materialize(marts.member_daily_activity(facts, messages))
     return _Shared(facts=facts, messages=messages, activity=activity)
 

@@ -18,18 +18,23 @@ Rules (all windows are ``TicketRules`` fields, defaults from settings):
 
 from __future__ import annotations
 
+import os
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select, update
 
 from groupops.config import Settings
 from groupops.store.models import Ticket
 from groupops.store.rosters import member_display_names
-from groupops.store.warehouse import Warehouse, new_duckdb_connection
+from groupops.store.warehouse import Warehouse, new_duckdb_connection, sql_string
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -55,6 +60,7 @@ class TicketRules:
     inquiry_minutes: int = 180
     complaint_response_minutes: int = 1440
     complaint_resolution_minutes: int = 4320
+    queue_days: int = 14  # tickets opened this recently are kept in the CS queue (operational store)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TicketRules:
@@ -162,29 +168,44 @@ def build_tickets(warehouse: Warehouse, member_names: pa.Table, rules: TicketRul
         connection.close()
 
 
-def _status(row: dict[str, Any], as_of: datetime) -> str:
-    if row["resolved_at"] is not None and row["resolved_at"] <= as_of:
-        return "resolved"
-    if row["first_response_at"] is not None and row["first_response_at"] <= as_of:
-        return "answered"
-    return "open"
-
-
 _WRITE_BATCH = 20_000
+TICKETS_MART = "tickets.parquet"
 
 
-def _replace_tickets(workspace: Workspace, rows: list[dict[str, Any]]) -> None:
-    """Write the rebuilt tickets in one transaction with bulk statements.
+def _with_status(table: pa.Table, as_of: datetime) -> pa.Table:
+    """Add ``status`` as of ``as_of``: resolved, answered or open."""
+    moment = pa.scalar(as_of, pa.timestamp("us", tz="UTC"))
+    resolved = pc.fill_null(pc.less_equal(table["resolved_at"], moment), False)
+    answered = pc.fill_null(pc.less_equal(table["first_response_at"], moment), False)
+    status = pc.if_else(resolved, "resolved", pc.if_else(answered, "answered", "open"))
+    return table.append_column("status", status)
 
-    Tickets nobody touched are replaced wholesale. Tickets a person assigned or set a status
-    on keep those choices (a status set by hand also keeps its ``resolved_at``); only their
-    derived fields are updated.
+
+def _write_mart(workspace: Workspace, table: pa.Table) -> Path:
+    """Every ticket of the archive as Parquet (history for SLA figures), replaced atomically."""
+    directory = workspace.settings.marts_dir
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = directory / f".{TICKETS_MART}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, temporary, compression="zstd")
+    os.replace(temporary, directory / TICKETS_MART)
+    return directory / TICKETS_MART
+
+
+def _store_queue(workspace: Workspace, table: pa.Table, cutoff: datetime) -> None:
+    """Keep the CS queue in the operational store: recent tickets, plus any a person touched.
+
+    Untouched tickets are replaced wholesale with bulk statements. Tickets a person assigned
+    or set a status on keep those choices (a status set by hand also keeps ``resolved_at``);
+    only their derived fields are updated.
     """
     touched_query = select(Ticket.id, Ticket.status_set_by).where(
         Ticket.status_set_by.is_not(None) | Ticket.assignee.is_not(None)
     )
     with workspace.database.session() as session:
         touched = {ticket_id: set_by for ticket_id, set_by in session.execute(touched_query)}
+        recent = pc.greater_equal(table["opened_at"], pa.scalar(cutoff, pa.timestamp("us", tz="UTC")))
+        keep = pc.or_(recent, pc.is_in(table["id"], pa.array(list(touched), pa.string())))
+        rows = table.filter(keep).to_pylist()
         session.execute(delete(Ticket).where(Ticket.id.not_in(list(touched))))
         fresh = [row for row in rows if row["id"] not in touched]
         for start in range(0, len(fresh), _WRITE_BATCH):
@@ -200,18 +221,21 @@ def _replace_tickets(workspace: Workspace, rows: list[dict[str, Any]]) -> None:
 def refresh_tickets(
     workspace: Workspace, rules: TicketRules | None = None, as_of: datetime | None = None
 ) -> int:
-    """Label new messages, rebuild tickets and upsert them; statuses set by people are kept."""
+    """Label new messages and rebuild every ticket; returns how many tickets the archive holds.
+
+    All tickets go to ``<data>/marts/tickets.parquet`` (the history SLA figures are computed
+    from); the last ``queue_days`` of them, and any a person touched, are the CS queue in the
+    operational store, where statuses and assignments set by people are kept.
+    """
     from groupops.ops.labels import label_new_messages
 
     rules = rules or TicketRules.from_settings(workspace.settings)
     as_of = as_of or datetime.now(UTC)
     label_new_messages(workspace.warehouse)
-    table = build_tickets(workspace.warehouse, member_names_table(workspace), rules)
-    rows = table.to_pylist()
-    for row in rows:
-        row["status"] = _status(row, as_of)
-    _replace_tickets(workspace, rows)
-    return len(rows)
+    table = _with_status(build_tickets(workspace.warehouse, member_names_table(workspace), rules), as_of)
+    _write_mart(workspace, table)
+    _store_queue(workspace, table, as_of - timedelta(days=rules.queue_days))
+    return table.num_rows
 
 
 @dataclass(frozen=True)
@@ -255,36 +279,51 @@ def _sla_rows(connection: duckdb.DuckDBPyConnection, dimension: str | None) -> l
     return [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
 
 
+def _ticket_history(workspace: Workspace) -> pa.Table:
+    """Every ticket: the mart written by ``refresh_tickets``, else the tickets in the store."""
+    path = workspace.settings.marts_dir / TICKETS_MART
+    if path.exists():
+        return pq.read_table(path, columns=_TICKET_ARROW_SCHEMA.names)
+    with workspace.database.session() as session:
+        rows = [
+            {name: getattr(ticket, name) for name in _TICKET_ARROW_SCHEMA.names}
+            for ticket in session.scalars(select(Ticket))
+        ]
+    return pa.Table.from_pylist(rows, schema=_TICKET_ARROW_SCHEMA)
+
+
 def sla_summary(
-    workspace: Workspace, as_of: datetime | None = None, timezone: str | None = None
+    workspace: Workspace,
+    as_of: datetime | None = None,
+    timezone: str | None = None,
+    unanswered_limit: int = 500,
 ) -> SlaSummary:
-    """SLA compliance from the stored tickets (a ticket not yet due and unanswered is undecided)."""
+    """SLA compliance over every ticket of the archive (unanswered and not yet due: undecided).
+
+    ``unanswered`` lists the most recent unanswered tickets (at most ``unanswered_limit``);
+    ``overall["unanswered"]`` counts them all.
+    """
     as_of = as_of or datetime.now(UTC)
     tz = timezone or workspace.settings.timezone
-    with workspace.database.session() as session:
-        tickets = [
-            {"id": t.id, "group_id": t.group_id, "member_id": t.member_id, "kind": t.kind, "text": t.text,
-             "opened_at": t.opened_at, "response_due_at": t.response_due_at,
-             "first_response_at": t.first_response_at, "first_responder": t.first_responder}
-            for t in session.scalars(select(Ticket))
-        ]  # fmt: skip
     connection = new_duckdb_connection()
     try:
-        connection.execute(f"SET TimeZone = '{tz}'")
-        frame = pa.Table.from_pylist(tickets, schema=_TICKET_ARROW_SCHEMA)
-        connection.register("stored_tickets", frame)
+        connection.execute(f"SET TimeZone = {sql_string(tz)}")
+        connection.register("stored_tickets", _ticket_history(workspace))
         connection.execute(
             "CREATE TEMP VIEW decided_tickets AS SELECT *, "
             "strftime(opened_at, '%Y-%m-%d') AS day, "
-            f"(first_response_at IS NOT NULL AND first_response_at <= response_due_at) AS met, "
+            "(first_response_at IS NOT NULL AND first_response_at <= response_due_at) AS met, "
             f"(first_response_at IS NOT NULL OR response_due_at <= TIMESTAMPTZ '{as_of.isoformat()}') AS decided "
             "FROM stored_tickets"
         )
         overall = _sla_rows(connection, None)[0]
+        overall["unanswered"] = connection.execute(
+            "SELECT count(*) FROM decided_tickets WHERE first_response_at IS NULL"
+        ).fetchall()[0][0]
         unanswered_rows = (
             connection.sql(
                 "SELECT id, group_id, member_id, kind, text, opened_at, response_due_at FROM decided_tickets "
-                "WHERE first_response_at IS NULL ORDER BY response_due_at"
+                f"WHERE first_response_at IS NULL ORDER BY opened_at DESC, id LIMIT {int(unanswered_limit)}"
             )
             .to_arrow_table()
             .to_pylist()

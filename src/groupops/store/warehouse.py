@@ -57,6 +57,7 @@ def new_duckdb_connection(
     """
     connection = duckdb.connect(config={"autoinstall_known_extensions": False})
     connection.execute("SET TimeZone = 'UTC'")
+    connection.execute("SET enable_progress_bar = false")
     connection.execute(f"SET temp_directory = {sql_string(SPILL_DIRECTORY)}")
     if memory_limit:
         connection.execute(f"SET memory_limit = '{memory_limit}'")
