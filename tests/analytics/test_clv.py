@@ -360,3 +360,13 @@ def test_customer_value_table_combines_the_models(cdnow: pd.DataFrame) -> None:
     assert table["clv"].to_numpy() == pytest.approx(expected_clv.to_numpy(), rel=1e-9)
     without_spend = clv.customer_value_table(clv.fit_clv_models(rfm.drop(columns="monetary_value")), rfm)
     assert without_spend["clv"].isna().all() and without_spend["probability_alive"].notna().all()
+
+
+def test_expected_purchases_stay_finite_for_a_fit_where_nobody_drops_out() -> None:
+    # A fit seen on short demo histories: a and b near zero, so a + b + x - 1 < 0 for x = 0.
+    model = clv.BgNbdModel(r=0.632, alpha=8.18, a=2.8e-05, b=1.37e-04, loglik=-424.4, customers=352)
+    frequency, recency, age = np.array([0.0, 1.0, 5.0]), np.array([0.0, 2.0, 6.0]), np.array([8.0, 8.0, 8.0])
+    expected = clv.expected_purchases(model, 12.0, frequency, recency, age)
+    assert np.all(np.isfinite(expected)) and np.all(expected >= 0)
+    no_dropout = 12.0 * (0.632 + frequency) / (8.18 + age)  # an alive customer who never drops out
+    assert np.all(expected <= no_dropout * (1 + 1e-9))

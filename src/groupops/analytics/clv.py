@@ -305,8 +305,14 @@ def expected_purchases(
     hypergeometric = special.hyp2f1(
         model.a + model.b - 1.0 - model.r, a_minus_one, model.a + model.b + x - 1.0, z
     )
-    log_product = a_minus_one * np.log1p(-z) + np.log(hypergeometric)
-    alive_expectation = (model.a + model.b + x - 1.0) / a_minus_one * -np.expm1(log_product)
+    with np.errstate(invalid="ignore", divide="ignore"):  # 2F1 < 0 when a + b + x < 1 (degenerate fits)
+        log_product = a_minus_one * np.log1p(-z) + np.log(hypergeometric)
+        alive_expectation = (model.a + model.b + x - 1.0) / a_minus_one * -np.expm1(log_product)
+    # Where the closed form breaks down (a + b + x - 1 <= 0 with a fit that says almost nobody
+    # drops out) use an alive customer's expected purchases with no further dropout, t(r+x)/(α+T).
+    no_dropout = t * (model.r + x) / (model.alpha + age)
+    usable = np.isfinite(alive_expectation) & (alive_expectation >= 0)
+    alive_expectation = np.where(usable, alive_expectation, no_dropout)
     alive = special.expit(-_log_odds_dropped_out(model, x, t_x, age))
     return np.asarray(alive_expectation * alive, dtype=np.float64)
 

@@ -19,6 +19,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -324,22 +325,29 @@ def _run_partitioned(
         result.recomputed_months.update({name: [] for name in plan})
         return None
     shared = _shared_tables(engine, plan, full)
-    for name, (months, stale) in plan.items():
-        result.recomputed_months[name] = sorted(months)
-        if not months and not stale:
-            continue
-        if full:
-            shutil.rmtree(marts_dir / name, ignore_errors=True)
-        expression = PARTITIONED_MARTS[name][1](shared)
-        if not full:
-            expression = expression.filter(expression.month.isin(sorted(months)))
-        table = (
-            _normalise(engine.to_arrow(expression))
-            if months
-            else pa.table({"month": pa.array([], pa.string())})
-        )
-        result.rows[name] = _write_partitions(marts_dir, name, table, months | stale)
+    written: dict[str, Future[int]] = {}
+    # sorting and writing one mart (PyArrow) overlaps the next mart's query (the engine)
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for name, (months, stale) in plan.items():
+            result.recomputed_months[name] = sorted(months)
+            if not months and not stale:
+                continue
+            if full:
+                shutil.rmtree(marts_dir / name, ignore_errors=True)
+            expression = PARTITIONED_MARTS[name][1](shared)
+            if not full:
+                expression = expression.filter(expression.month.isin(sorted(months)))
+            computed = engine.to_arrow(expression) if months else None
+            written[name] = writer.submit(_write_computed, marts_dir, name, computed, months | stale)
+    for name, future in written.items():
+        result.rows[name] = future.result()
     return shared.facts
+
+
+def _write_computed(marts_dir: Path, name: str, computed: pa.Table | None, months: set[str]) -> int:
+    """Normalise a computed partitioned mart and write its ``months`` (none computed: drop them)."""
+    table = _normalise(computed) if computed is not None else pa.table({"month": pa.array([], pa.string())})
+    return _write_partitions(marts_dir, name, table, months)
 
 
 def _calendar(engine: AnalyticsEngine, first: date, last: date) -> ir.Table:
