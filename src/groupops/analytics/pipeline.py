@@ -19,7 +19,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -325,22 +324,17 @@ def _run_partitioned(
         result.recomputed_months.update({name: [] for name in plan})
         return None
     shared = _shared_tables(engine, plan, full)
-    written: dict[str, Future[int]] = {}
-    # sorting and writing one mart (PyArrow) overlaps the next mart's query (the engine)
-    with ThreadPoolExecutor(max_workers=1) as writer:
-        for name, (months, stale) in plan.items():
-            result.recomputed_months[name] = sorted(months)
-            if not months and not stale:
-                continue
-            if full:
-                shutil.rmtree(marts_dir / name, ignore_errors=True)
-            expression = PARTITIONED_MARTS[name][1](shared)
-            if not full:
-                expression = expression.filter(expression.month.isin(sorted(months)))
-            computed = engine.to_arrow(expression) if months else None
-            written[name] = writer.submit(_write_computed, marts_dir, name, computed, months | stale)
-    for name, future in written.items():
-        result.rows[name] = future.result()
+    for name, (months, stale) in plan.items():
+        result.recomputed_months[name] = sorted(months)
+        if not months and not stale:
+            continue
+        if full:
+            shutil.rmtree(marts_dir / name, ignore_errors=True)
+        expression = PARTITIONED_MARTS[name][1](shared)
+        if not full:
+            expression = expression.filter(expression.month.isin(sorted(months)))
+        computed = engine.to_arrow(expression) if months else None
+        result.rows[name] = _write_computed(marts_dir, name, computed, months | stale)
     return shared.facts
 
 
