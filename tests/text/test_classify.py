@@ -46,9 +46,9 @@ def test_question_f1_on_held_out_split(held_out_scores: dict[str, float]) -> Non
 
 
 def test_complaint_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    # Target 0.90 is NOT reached: the shipped model measures 0.888 (P 0.908 / R 0.869) on the
-    # 994-message held-out split (see docs/text.md). This asserts the achieved floor.
-    assert held_out_scores["complaint"] >= 0.87
+    # Target 0.90 is NOT reached: the shipped model measures 0.886 (P 0.897 / R 0.876) on the
+    # 1,156-message held-out split (see docs/text.md). This asserts the achieved floor.
+    assert held_out_scores["complaint"] >= 0.88
 
 
 def test_sentiment_and_intents_learn_something_on_held_out_split(held_out_scores: dict[str, float]) -> None:

@@ -25,8 +25,12 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "resolved",
     "staff",
     "personal",
+    "verdict",
+    "decline",
 )
 """The counted signal lists of ``complaint_signals`` besides ``problems``, in feature order."""
+_NEGATABLE = frozenset({"verdict", "decline"})
+"""Signals whose terms do not count inside a negation (没踩雷, 不后悔, 不比上一件差)."""
 
 _NEGATED_BEFORE = re.compile(
     r"(不|没|没有|无|未|零|毫无|不会|不怎么|不太|从不|从没|并不|完全没|一点都?不|一点也不|一点儿都不)"
@@ -105,6 +109,16 @@ def _problem_spans(text: str, lexicon: ClassifierLexicon) -> list[tuple[int, int
     return spans
 
 
+def _signal_count(name: str, text: str, lexicon: ClassifierLexicon) -> int:
+    cues = lexicon.complaint_signals.get(name)
+    if cues is None:
+        return 0
+    if name not in _NEGATABLE:
+        return cues.count(text)
+    terms = {text[start:end] for start, end in cues.finder.spans(text) if not _is_negated(text, start, end)}
+    return len(terms) + sum(1 for pattern in cues.patterns if pattern.search(text))
+
+
 def _marked_text(text: str, spans: list[tuple[int, int, str]]) -> str:
     marks = {"negated": NEGATED_MARK, "queried": QUERIED_MARK}
     pieces: list[str] = []
@@ -121,10 +135,7 @@ def complaint_signals(normalised_text: str, lexicon: ClassifierLexicon) -> Compl
     """The complaint signals of an already normalised message."""
     spans = _problem_spans(normalised_text, lexicon)
     kinds = [kind for _start, _end, kind in spans]
-    counts = {
-        name: cues.count(normalised_text) if (cues := lexicon.complaint_signals.get(name)) else 0
-        for name in SIGNAL_NAMES
-    }
+    counts = {name: _signal_count(name, normalised_text, lexicon) for name in SIGNAL_NAMES}
     return ComplaintSignals(
         asserted_problems=kinds.count("asserted"),
         negated_problems=kinds.count("negated"),
