@@ -21,7 +21,6 @@ from groupops.analytics.network import interaction_edges as build_edges
 from groupops.analytics.network_drift import DriftAlert, DriftBand, detect_degree_drift, weekly_activity
 from groupops.store.models import Alert, GroupMembership, Member
 from groupops.store.rosters import member_display_names
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -51,13 +50,9 @@ def load_interaction_messages(
         if value is not None:
             conditions.append(clause)
             parameters.append(value)
-    connection = new_duckdb_connection(memory_limit="2GB")
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect(memory_limit="2GB") as connection:
         query = f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(conditions)} ORDER BY sent_at, msgid"
         return connection.sql(query, params=parameters).to_arrow_table()
-    finally:
-        connection.close()
 
 
 def member_name_index(workspace: Workspace) -> dict[tuple[str, str], str]:
@@ -96,15 +91,11 @@ def follower_tier(followers: int | None) -> str | None:
 
 
 def _purchases(workspace: Workspace) -> dict[str, tuple[int, float]]:
-    connection = new_duckdb_connection()
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect() as connection:
         rows = connection.execute(
             "SELECT member_id, count(*), sum(amount - coalesce(refund_amount, 0)) FROM orders "
             "WHERE status IN ('paid', 'partially_refunded') GROUP BY member_id"
         ).fetchall()
-    finally:
-        connection.close()
     return {member: (int(count), float(total or 0.0)) for member, count, total in rows}
 
 

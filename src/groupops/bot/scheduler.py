@@ -33,7 +33,6 @@ from groupops.bot.skills.quiet_hours import parse_quiet_hours, quiet_window_end
 from groupops.errors import ConfigurationError
 from groupops.store.models import Group, GroupMembership, Member
 from groupops.store.models.base import utc_now
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -190,13 +189,9 @@ def members_inactive_for(workspace: Workspace, days: int, as_of: datetime) -> di
         raise ConfigurationError("inactivity must be at least one day")
     if as_of.tzinfo is None:
         raise ConfigurationError("as_of needs a time zone")
-    connection = new_duckdb_connection()
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect() as connection:
         connection.register("present", _present_members(workspace))
         rows = connection.execute(_INACTIVE_SQL, [as_of - timedelta(days=days)]).fetchall()
-    finally:
-        connection.close()
     inactive: dict[str, list[InactiveMember]] = {}
     for group_id, member_id, name, last_active in rows:
         silent_days = int((as_of - last_active).total_seconds() // 86400)

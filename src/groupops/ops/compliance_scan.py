@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
 __all__ = ["ArchiveScan", "scan_archive"]
@@ -64,9 +63,7 @@ def scan_archive(
             conditions.append(clause)
             parameters.append(value)
     scan = ArchiveScan()
-    connection = new_duckdb_connection(memory_limit="1GB")
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect(memory_limit="1GB") as connection:
         query = f"SELECT msgid, group_id, sender_id, sent_at, text FROM messages WHERE {' AND '.join(conditions)} ORDER BY sent_at, msgid"
         for batch in connection.sql(query, params=parameters).to_arrow_reader(_BATCH):
             rows = batch.to_pylist()
@@ -79,6 +76,4 @@ def scan_archive(
                 scan.flagged.append({**row, "sent_at": row["sent_at"].isoformat(), "verdict": result.verdict,
                                      "findings": [f.to_dict() for f in result.findings]})  # fmt: skip
             progress(len(rows))
-    finally:
-        connection.close()
     return scan

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from groupops.store.warehouse import new_duckdb_connection
+from groupops.store.warehouse import sql_string
 from groupops.store.workspace import Workspace
 from groupops.text.hygiene import PromotionHomogeneity, weekly_repeated_promotion_share
 from groupops.text.sentiment import DailySentiment, brand_sentiment_index, daily_sentiment_index
@@ -19,13 +19,9 @@ __all__ = ["group_health_report", "promotion_homogeneity", "sentiment_index"]
 
 
 def _rows(workspace: Workspace, sql: str) -> list[tuple[Any, ...]]:
-    connection = new_duckdb_connection(memory_limit="1GB")
-    try:
-        connection.execute(f"SET TimeZone = '{workspace.settings.timezone}'")
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect(memory_limit="1GB") as connection:
+        connection.execute(f"SET TimeZone = {sql_string(workspace.settings.timezone)}")
         return connection.execute(sql).fetchall()
-    finally:
-        connection.close()
 
 
 def sentiment_index(workspace: Workspace, *, brand: bool = False) -> list[DailySentiment]:

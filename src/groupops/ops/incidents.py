@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 
 from groupops.store.models import Alert, Incident
-from groupops.store.warehouse import Warehouse, new_duckdb_connection
+from groupops.store.warehouse import Warehouse
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -141,12 +141,8 @@ def _add(incident: DetectedIncident, event: dict[str, Any]) -> None:
 def detect_incidents(warehouse: Warehouse, rules: IncidentRules | None = None) -> list[DetectedIncident]:
     """Every incident in the labelled archive, oldest first."""
     rules = rules or IncidentRules()
-    connection = new_duckdb_connection()
-    try:
-        warehouse.register_views(connection)
+    with warehouse.connect() as connection:
         rows = connection.sql(_NEGATIVE_SQL).to_arrow_table().to_pylist()
-    finally:
-        connection.close()
     by_topic: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         topic = topic_of(row["text"], row["intents"])

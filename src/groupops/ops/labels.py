@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pyarrow as pa
 
 from groupops.store.schemas import FACT_SCHEMAS
-from groupops.store.warehouse import LINE_COLUMN, Warehouse, new_duckdb_connection
+from groupops.store.warehouse import LINE_COLUMN, Warehouse
 
 __all__ = ["LabelRun", "label_new_messages"]
 
@@ -65,9 +65,7 @@ def _label_batch(batch: pa.RecordBatch, start_line: int) -> pa.Table:
 def label_new_messages(warehouse: Warehouse, progress: Callable[[int], None] = lambda n: None) -> LabelRun:
     """Classify customer text messages that have no label yet and commit their labels."""
     run = LabelRun()
-    connection = new_duckdb_connection(memory_limit="1GB")
-    try:
-        warehouse.register_views(connection)
+    with warehouse.connect(memory_limit="1GB") as connection:
         reader = connection.sql(_UNLABELLED_SQL).to_arrow_reader(_BATCH)
         with warehouse.staged_import("message_labels") as staged:
             for batch in reader:
@@ -75,6 +73,4 @@ def label_new_messages(warehouse: Warehouse, progress: Callable[[int], None] = l
                 run.labelled += batch.num_rows
                 progress(batch.num_rows)
             warehouse.commit(staged)
-    finally:
-        connection.close()
     return run

@@ -38,7 +38,6 @@ from groupops.ops.segments import (
     member_tags,
     rfm_scores,
 )
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -138,12 +137,8 @@ FROM order_items i JOIN orders o USING (order_id)
 WHERE o.status IN ({purchase}) AND o.placed_at <= $as_of::TIMESTAMPTZ AND o.member_id IS NOT NULL AND i.sku IS NOT NULL
 ORDER BY o.member_id, o.placed_at, i.line_id""",
     }
-    connection = new_duckdb_connection(memory_limit="4GB")
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect(memory_limit="4GB") as connection:
         return {name: connection.sql(sql, params={"as_of": as_of}).df() for name, sql in queries.items()}
-    finally:
-        connection.close()
 
 
 def _local_day(as_of: datetime, timezone: str) -> pd.Timestamp:

@@ -21,7 +21,6 @@ from sqlalchemy import select
 from groupops.analytics.network_warehouse import follower_tier
 from groupops.errors import ConfigurationError, InputFormatError, NotFoundError
 from groupops.store.models import GroupMembership, Member, Staff
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace
 
 __all__ = [
@@ -79,15 +78,11 @@ def _brand_zone(timezone: str) -> ZoneInfo:
 
 def latest_activity_time(workspace: Workspace) -> datetime | None:
     """The latest message, order or shop event in the warehouse (None when it is empty)."""
-    connection = new_duckdb_connection()
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect() as connection:
         row = connection.execute(
             "SELECT greatest((SELECT max(sent_at) FROM messages), (SELECT max(placed_at) FROM orders),"
             " (SELECT max(occurred_at) FROM shop_events))"
         ).fetchone()
-    finally:
-        connection.close()
     return _utc(row[0]) if row and row[0] is not None else None
 
 
@@ -330,20 +325,17 @@ ORDER BY j.member_id
 
 def _run_profile_query(workspace: Workspace, as_of: datetime, member_ids: list[str] | None) -> pa.Table:
     members, memberships, staff = _store_tables(workspace)
-    connection = new_duckdb_connection(memory_limit="4GB")
     try:
-        workspace.warehouse.register_views(connection)
-        connection.register("store_members", members)
-        connection.register("store_memberships", memberships)
-        connection.register("store_staff", staff)
-        if member_ids is not None:
-            connection.register("wanted", pa.table({"member_id": pa.array(member_ids, pa.string())}))
-        sql = _profile_sql(workspace.settings.timezone, member_ids is not None)
-        return connection.sql(sql, params={"as_of": as_of}).to_arrow_table()
+        with workspace.warehouse.connect(memory_limit="4GB") as connection:
+            connection.register("store_members", members)
+            connection.register("store_memberships", memberships)
+            connection.register("store_staff", staff)
+            if member_ids is not None:
+                connection.register("wanted", pa.table({"member_id": pa.array(member_ids, pa.string())}))
+            sql = _profile_sql(workspace.settings.timezone, member_ids is not None)
+            return connection.sql(sql, params={"as_of": as_of}).to_arrow_table()
     except duckdb.Error as error:
         raise InputFormatError(f"member profiles could not be computed: {error}") from error
-    finally:
-        connection.close()
 
 
 def _with_derived_columns(table: pa.Table) -> pa.Table:

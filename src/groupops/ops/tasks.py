@@ -31,7 +31,6 @@ from groupops.ops.member_intelligence import class_rules_for, read_member_mart
 from groupops.ops.profiles import PURCHASE_STATUSES
 from groupops.ops.segments import MemberClassRules
 from groupops.store.models import Group, Task
-from groupops.store.warehouse import new_duckdb_connection
 from groupops.store.workspace import Workspace, record_audit
 from groupops.tabular_export import write_csv, write_xlsx
 
@@ -226,13 +225,9 @@ SELECT p.member_id, min(a.t) AS first_at FROM pairs p JOIN (
   UNION ALL SELECT member_id, occurred_at FROM shop_events
 ) a ON a.member_id = p.member_id AND a.t > p.started_at AND a.t <= $until::TIMESTAMPTZ
 GROUP BY p.member_id"""
-    connection = new_duckdb_connection()
-    try:
-        workspace.warehouse.register_views(connection)
+    with workspace.warehouse.connect() as connection:
         connection.register("pairs", pairs)
         rows = connection.sql(sql, params={"until": until}).fetchall()
-    finally:
-        connection.close()
     return {member: first_at.astimezone(UTC) for member, first_at in rows}
 
 

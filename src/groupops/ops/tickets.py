@@ -159,13 +159,9 @@ def member_names_table(workspace: Workspace) -> pa.Table:
 
 def build_tickets(warehouse: Warehouse, member_names: pa.Table, rules: TicketRules) -> pa.Table:
     """All tickets derivable from the labelled archive (a pure read of the warehouse)."""
-    connection = new_duckdb_connection(memory_limit="2GB")
-    try:
-        warehouse.register_views(connection)
+    with warehouse.connect(memory_limit="2GB") as connection:
         connection.register("member_names", member_names)
         return connection.sql(_tickets_sql(rules)).to_arrow_table()
-    finally:
-        connection.close()
 
 
 _WRITE_BATCH = 20_000

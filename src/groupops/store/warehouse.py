@@ -181,14 +181,20 @@ class Warehouse:
             " WHERE action = 'recall' AND recalled_msgid IS NOT NULL) AS revoked) FROM _messages_stored"
         )
 
-    def read_table(self, table: str) -> pa.Table:
-        """A whole table as Arrow (small tables and tests; analytics should query through DuckDB)."""
-        connection = new_duckdb_connection()
+    @contextmanager
+    def connect(self, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB connection with one view per fact table (see ``register_views``), closed afterwards."""
+        connection = new_duckdb_connection(memory_limit=memory_limit)
         try:
             self.register_views(connection)
-            return connection.sql(f"SELECT * FROM {table}").to_arrow_table()
+            yield connection
         finally:
             connection.close()
+
+    def read_table(self, table: str) -> pa.Table:
+        """A whole table as Arrow (small tables and tests; analytics should query through DuckDB)."""
+        with self.connect() as connection:
+            return connection.sql(f"SELECT * FROM {table}").to_arrow_table()
 
     # -- writing ---------------------------------------------------------------------
     @contextmanager
