@@ -218,3 +218,89 @@ def test_duckdb_line_reader_and_block_reader_give_the_same_rows(tmp_path: Path) 
         workspace.close()
     assert results["duckdb"] == results["blocks"]
     assert results["duckdb"][2] == [(24, "not a JSON object"), (25, "not a JSON object")]
+
+
+def _month_in_shanghai(record: dict) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromtimestamp(record["msgtime"] / 1000, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+def test_clean_multi_month_file_gives_one_file_per_month(sqlite_workspace: Workspace, tmp_path: Path) -> None:
+    records = [_msg(f"m{i}", offset_s=i * 20 * 86_400, text={"content": f"第{i}条"}) for i in range(7)]
+    path = _write_jsonl(tmp_path / "a.jsonl", records)
+    report = ingest_files("wecom-archive", [path], sqlite_workspace)
+    assert (report.ingested, report.duplicates, report.quarantined) == (7, 0, 0)
+    expected: dict[str, int] = {}
+    for record in records:
+        expected[_month_in_shanghai(record)] = expected.get(_month_in_shanghai(record), 0) + 1
+    entries = sqlite_workspace.warehouse.manifest("messages")["files"]
+    assert {entry["month"]: entry["rows"] for entry in entries} == expected
+    assert len(entries) == len(expected) >= 4
+    for entry in entries:
+        months = {row["month"] for row in _read_parquet_rows(sqlite_workspace, entry["path"])}
+        assert months == {entry["month"]}
+
+
+def _read_parquet_rows(workspace: Workspace, relative: str) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(workspace.warehouse.table_dir("messages") / relative).to_pylist()
+
+
+def _import_recording_the_path(path: Path, data: Path, fast: bool) -> tuple[list[bool], tuple]:
+    from groupops.config import Settings
+    from groupops.ingest import wecom_archive
+
+    original = wecom_archive._stage_file_in_duckdb
+    taken: list[bool] = []
+
+    def recording(*args: object) -> bool:
+        taken.append(original(*args) if fast else False)  # type: ignore[arg-type]
+        return taken[-1]
+
+    workspace = Workspace(Settings(data=data))
+    wecom_archive._stage_file_in_duckdb = recording  # type: ignore[assignment]
+    try:
+        report = ingest_files("wecom-archive", [path], workspace)
+    finally:
+        wecom_archive._stage_file_in_duckdb = original  # type: ignore[assignment]
+    result = (report.ingested, report.quarantined, _messages(workspace))
+    workspace.close()
+    return taken, result
+
+
+def test_fast_and_block_paths_agree_on_a_clean_multi_month_file(tmp_path: Path) -> None:
+    shifted = [dict(record, msgtime=T0 + index * 9 * 86_400_000) for index, record in enumerate(ALL_TYPES)]
+    for record in shifted:
+        if record["action"] == "switch":
+            record["time"] = record.pop("msgtime")
+    path = _write_jsonl(tmp_path / "a.jsonl", shifted)
+    fast_taken, fast = _import_recording_the_path(path, tmp_path / "duckdb", fast=True)
+    block_taken, blocks = _import_recording_the_path(path, tmp_path / "blocks", fast=False)
+    assert (fast_taken, block_taken) == ([True], [False])
+    assert fast == blocks
+    assert fast[:2] == (len(ALL_TYPES), 0)
+    assert len({row["month"] for row in fast[2].values()}) >= 6
+
+
+def test_partly_stored_file_adds_only_its_new_messages(workspace: Workspace, tmp_path: Path) -> None:
+    ingest_files("wecom-archive", [_write_jsonl(tmp_path / "first.jsonl", ALL_TYPES[:10])], workspace)
+    report = ingest_files("wecom-archive", [_write_jsonl(tmp_path / "all.jsonl", ALL_TYPES)], workspace)
+    assert (report.ingested, report.duplicates) == (len(ALL_TYPES) - 10, 10)
+    assert workspace.warehouse.row_count("messages") == len(ALL_TYPES)
+    assert set(_messages(workspace)) == {record["msgid"] for record in ALL_TYPES}
+
+
+def test_repeated_msgid_in_a_clean_file_keeps_the_first_line(
+    sqlite_workspace: Workspace, tmp_path: Path
+) -> None:
+    records = [
+        _msg("d1", text={"content": "先到的"}),
+        _msg("x1", offset_s=5, text={"content": "别的"}),
+        _msg("d1", offset_s=10, text={"content": "后到的"}),
+    ]
+    report = ingest_files("wecom-archive", [_write_jsonl(tmp_path / "a.jsonl", records)], sqlite_workspace)
+    assert (report.ingested, report.duplicates) == (2, 1)
+    assert _messages(sqlite_workspace)["d1"]["text"] == "先到的"

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from groupops.ingest._lines import read_line_blocks
 from groupops.ingest.registry import IngestContext, register_source
+from groupops.store.schemas import FACT_SCHEMAS
 from groupops.store.warehouse import (
     LINE_COLUMN,
     REASON_COLUMN,
@@ -177,11 +179,12 @@ def _stage_file_in_duckdb(
 ) -> bool:
     """The fast path for clean files: DuckDB reads and parses the whole file in parallel.
 
-    It does not number lines (numbering serialises the scan). A file with any line DuckDB
-    rejects (bad UTF-8, an over-long line, a stray control character), any line that is not
-    valid JSON, or any record that fails validation is staged again by the block reader, which
-    numbers every line for the quarantine; so is a file name DuckDB would read as a glob.
-    Returns whether the file was staged here.
+    It writes the table's final columns in one pass (the commit can publish the file as it is
+    when nothing in it is a duplicate) and does not number lines (numbering serialises the
+    scan). A file with any line DuckDB rejects (bad UTF-8, an over-long line, a stray control
+    character), any line that is not valid JSON, or any record that fails validation is staged
+    again by the block reader, which numbers every line for the quarantine; so is a file name
+    DuckDB would read as a glob. Returns whether the file was staged here.
     """
     if any(character in str(path) for character in "*?[]{}"):
         return False
@@ -193,23 +196,25 @@ def _stage_file_in_duckdb(
         f"ignore_errors = true, store_rejects = true, rejects_table = '{rejects}', "
         f"rejects_scan = '{rejects}_scan', max_line_size = {context.settings.max_line_bytes}))"
     )
-    sql = _extraction_sql(lines, context.settings.timezone, EXTERNAL_ID_PREFIXES, strict_json=True)
+    extraction = _extraction_sql(lines, context.settings.timezone, EXTERNAL_ID_PREFIXES, strict_json=True)
+    final_rows = (  # the table's own columns; the first invalid record aborts the COPY
+        f"SELECT {', '.join(FACT_SCHEMAS['messages'].names)} FROM ({extraction}) "
+        f"WHERE {REASON_COLUMN} IS NULL OR error({REASON_COLUMN}) IS NULL"
+    )
     target = staged.next_chunk_path()
     try:
         connection.execute(
-            f"COPY ({sql}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION uncompressed)"
+            f"COPY ({final_rows}) TO {sql_string(target)} (FORMAT parquet, COMPRESSION snappy)"
         ).fetchall()
-    except duckdb.InvalidInputException:  # a line that is not JSON: let the block reader find it
+        rejected = connection.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0][0]
+    except duckdb.InvalidInputException:  # not JSON, or not a valid record: the block reader names the line
+        rejected = 1
+    if rejected:
         target.unlink(missing_ok=True)
         return False
-    rejected = connection.execute(f"SELECT count(*) FROM {rejects}").fetchall()[0][0]
-    chunk = f"read_parquet({sql_string(target)})"
-    rows, bad = connection.execute(f"SELECT count(*), count({REASON_COLUMN}) FROM {chunk}").fetchall()[0]
-    if rejected or bad:
-        target.unlink(missing_ok=True)
-        return False
-    staged.add_file(target, int(rows))
-    context.counts.read += int(rows)
+    rows = pq.ParquetFile(target).metadata.num_rows
+    staged.add_file(target, rows)
+    context.counts.read += rows
     context.progress(path.stat().st_size)
     return True
 

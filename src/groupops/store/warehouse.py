@@ -221,20 +221,24 @@ class Warehouse:
         return CommitResult(staged=staged.rows, written=sum(e["rows"] for e in written_entries))
 
     def _write_deduplicated(self, staged: StagedImport, out_dir: Path) -> list[dict[str, Any]]:
+        """The new rows of ``staged`` as month files: its own files when they are already final, else rewritten."""
         table, key = staged.table, NATURAL_KEYS[staged.table]
-        columns = ", ".join(f's."{name}"' for name in FACT_SCHEMAS[table].names)
         connection = new_duckdb_connection(memory_limit=_COMMIT_MEMORY_LIMIT)
         try:
+            part_columns = [pq.read_schema(part).names for part in staged.parts]
+            final_form = all(columns == FACT_SCHEMAS[table].names for columns in part_columns)
             accepted = (
-                f"WHERE {REASON_COLUMN} IS NULL"
-                if REASON_COLUMN in pq.read_schema(staged.parts[0]).names
-                else ""
+                f"WHERE {REASON_COLUMN} IS NULL" if any(REASON_COLUMN in c for c in part_columns) else ""
             )
+            numbered = all(LINE_COLUMN in columns for columns in part_columns)
             connection.execute(
-                f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)}, union_by_name = true) {accepted}"
+                f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)}, union_by_name = true, "
+                f"hive_partitioning = false, filename = '_file', file_row_number = true) {accepted}"
             )
-            months = {row[0] for row in connection.execute("SELECT DISTINCT month FROM staged").fetchall()}
-            existing = self.files(table, months)
+            month_rows = connection.execute(
+                "SELECT _file, month, count(*) FROM staged GROUP BY ALL ORDER BY ALL"
+            ).fetchall()
+            existing = self.files(table, {str(row[1]) for row in month_rows})
             if existing:
                 connection.execute(
                     f'CREATE VIEW existing AS SELECT "{key}" AS k FROM read_parquet({_sql_list(existing)})'
@@ -242,20 +246,67 @@ class Warehouse:
             repeated = connection.execute(
                 f'SELECT count(*) - count(DISTINCT "{key}") FROM staged'
             ).fetchall()[0][0]
-            first_wins = (
-                f'QUALIFY row_number() OVER (PARTITION BY s."{key}" ORDER BY s.{LINE_COLUMN}) = 1'
-                if repeated
-                else ""
+            stored = (
+                connection.execute(
+                    f'SELECT count(*) FROM staged s SEMI JOIN existing e ON s."{key}" = e.k'
+                ).fetchall()[0][0]
+                if existing
+                else 0
             )
-            new_rows = f'ANTI JOIN existing e ON s."{key}" = e.k' if existing else ""
-            connection.execute(
-                f"COPY (SELECT {columns} FROM staged s {new_rows} {first_wins}) TO {sql_string(out_dir)} "
-                "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
-                "FILENAME_PATTERN 'part-{uuid}', OVERWRITE_OR_IGNORE true)"
-            ).fetchall()
+            if final_form and not repeated and not stored:
+                return self._month_files_as_staged(connection, month_rows, out_dir)
+            order = (
+                f"s.{LINE_COLUMN}, s._file, s.file_row_number" if numbered else "s._file, s.file_row_number"
+            )
+            first_wins = f"ORDER BY {order}" if repeated else None
+            self._rewrite_new_rows(
+                connection, staged, out_dir, first_wins=first_wins, anti_join=bool(existing)
+            )
             return self._describe_outputs(connection, out_dir)
         finally:
             connection.close()
+
+    def _month_files_as_staged(
+        self, connection: duckdb.DuckDBPyConnection, month_rows: list[tuple[Any, ...]], out_dir: Path
+    ) -> list[dict[str, Any]]:
+        """Publish final-form staged files as they are; only a file spanning months is split."""
+        months_by_file: dict[str, list[tuple[str, int]]] = {}
+        for file, month, rows in month_rows:
+            months_by_file.setdefault(str(file), []).append((str(month), int(rows)))
+        entries: list[dict[str, Any]] = []
+        for file, months in months_by_file.items():
+            if len(months) == 1:
+                entries.append({"source": Path(file), "month": months[0][0], "rows": months[0][1]})
+                continue
+            for month, rows in months:
+                target = out_dir / f"month={month}" / f"part-{uuid.uuid4().hex}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                connection.execute(
+                    f"COPY (SELECT * FROM read_parquet({sql_string(file)}) WHERE month = {sql_string(month)}) "
+                    f"TO {sql_string(target)} (FORMAT parquet, COMPRESSION snappy)"
+                ).fetchall()
+                entries.append({"source": target, "month": month, "rows": rows})
+        return entries
+
+    def _rewrite_new_rows(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        staged: StagedImport,
+        out_dir: Path,
+        *,
+        first_wins: str | None,
+        anti_join: bool,
+    ) -> None:
+        """Write the staged rows whose key is new; of a repeated key, the first row in ``first_wins`` order."""
+        key = NATURAL_KEYS[staged.table]
+        columns = ", ".join(f's."{name}"' for name in FACT_SCHEMAS[staged.table].names)
+        first = f'QUALIFY row_number() OVER (PARTITION BY s."{key}" {first_wins}) = 1' if first_wins else ""
+        new_rows = f'ANTI JOIN existing e ON s."{key}" = e.k' if anti_join else ""
+        connection.execute(
+            f"COPY (SELECT {columns} FROM staged s {new_rows} {first}) TO {sql_string(out_dir)} "
+            "(FORMAT parquet, COMPRESSION snappy, PARTITION_BY (month), WRITE_PARTITION_COLUMNS true, "
+            "FILENAME_PATTERN 'part-{uuid}', OVERWRITE_OR_IGNORE true)"
+        ).fetchall()
 
     @staticmethod
     def _describe_outputs(connection: duckdb.DuckDBPyConnection, out_dir: Path) -> list[dict[str, Any]]:
