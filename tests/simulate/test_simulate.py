@@ -323,14 +323,14 @@ def test_chat_has_the_plan_content(messages: list[dict[str, Any]]) -> None:
 
 
 def test_staff_answer_most_questions_within_minutes(messages: list[dict[str, Any]]) -> None:
-    by_quote: dict[tuple[str, str], int] = {}
+    by_quote: dict[tuple[str, str], int] = {}  # the latest asking of a question text in a room
     delays = []
-    for message in messages:
+    for message in sorted(messages, key=lambda message: message.get("msgtime", message.get("time", 0))):
         content = message.get("text", {}).get("content", "")
         if message.get("from", "wm").startswith("wm") and (
             "穿什么码" in content or "什么时候发货" in content
         ):
-            by_quote.setdefault((message["roomid"], content), message["msgtime"])
+            by_quote[(message["roomid"], content)] = message["msgtime"]
         match = QUOTE.match(content)
         if match and not message["from"].startswith("wm") and (message["roomid"], match.group(2)) in by_quote:
             delays.append(message["msgtime"] - by_quote[(message["roomid"], match.group(2))])

@@ -1,10 +1,11 @@
 """One month of group chat planned as arrays: who says what, when, to whom.
 
-Member messages are drawn per membership (Poisson in activity × presence, weekly rhythm,
-daily peaks, pulled into conversation bursts, thinned as churners fade out); staff post
-promos, content, check-ins, polls and draws; members answer those (打卡, 选2, 参与), reply to
-recent messages (targets chosen by attractiveness, so hubs collect quotes and @-mentions)
-and ask questions that customer service answers, mostly within minutes.
+Member messages are drawn per membership (speaking days Poisson in activity × presence, a
+burst of messages on each, weekly rhythm, daily peaks, pulled into conversations, thinned as
+churners fade out); staff post promos, content, check-ins, polls and draws; members answer
+those (打卡, 选2, 参与), reply to recent messages (targets chosen by attractiveness, so hubs
+collect quotes and @-mentions) and ask questions that customer service answers, mostly
+within minutes.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ TEXT, IMAGE, EMOTION, LINK, WEAPP, FILE, VOICE, VIDEO = range(8)
 QUOTE, MENTION = 1, 2
 _DAY_OF_WEEK = np.asarray([0.9, 0.9, 0.95, 0.95, 1.0, 1.15, 1.1])  # Monday first
 _KIND_ACTIVITY = np.asarray([0.7, 1.3, 1.0])
+_MESSAGES_PER_SPEAKING_DAY = 5.0
 
 # (what, message type, pool, weights in brand_official / core_user / distributor groups)
 _MEMBER_MIX = [
@@ -132,7 +134,11 @@ def _at_local_time(timestamps: np.ndarray, seconds_of_day: np.ndarray) -> np.nda
 def _member_draws(
     context: ChatContext, rng: np.random.Generator, month: Month
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(membership, time) of every spontaneous member message of the month, thinned by rhythm and churn."""
+    """(membership, time) of every spontaneous member message of the month, thinned by rhythm and churn.
+
+    Members speak in bursts: on a day they speak they send a few messages close together, so
+    the share of members speaking on a day stays low while the regulars carry the chat.
+    """
     population = context.population
     memberships, members = population.memberships, population.members
     start = np.maximum(memberships.join_ts, month.start_ts)
@@ -146,16 +152,31 @@ def _member_draws(
         * _KIND_ACTIVITY[population.groups.kinds[memberships.group]]
     )
     span = np.maximum(end - start, 0)
-    counts = rng.poisson(rate * span / DAY * (1.15 / _DAY_OF_WEEK.mean()))
-    index = np.repeat(np.arange(counts.size), counts)
-    raw = start[index] + (rng.random(index.size) * span[index]).astype(np.int64)
-    time = _at_local_time(raw, times_of_day(rng, index.size))
+    burst = np.where(
+        members.spammer[memberships.member], 1.0, _MESSAGES_PER_SPEAKING_DAY
+    )  # ads come one by one
+    index, raw, time = _speaking_bursts(rng, start, span, rate * (1.15 / _DAY_OF_WEEK.mean()), burst)
     time = np.where((time >= start[index]) & (time < end[index]), time, raw)
     weekday = ((time + LOCAL_OFFSET) // DAY + 3) % 7
     decline_start = members.silent_from_ts[memberships.member[index]] - 21 * DAY
     fading = np.exp(-np.maximum(time - decline_start, 0) / (6 * DAY))
     keep = rng.random(index.size) < _DAY_OF_WEEK[weekday] / 1.15 * fading
     return index[keep], time[keep]
+
+
+def _speaking_bursts(
+    rng: np.random.Generator, start: np.ndarray, span: np.ndarray, daily_rate: np.ndarray, burst: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(membership, raw time, local time) of messages sent in bursts of about ``burst`` messages,
+    minutes apart, on days spread over each span."""
+    days = rng.poisson(daily_rate * span / DAY / burst)
+    day_index = np.repeat(np.arange(days.size), days)
+    day_raw = start[day_index] + (rng.random(day_index.size) * span[day_index]).astype(np.int64)
+    day_time = _at_local_time(day_raw, times_of_day(rng, day_index.size))
+    per_day = 1 + rng.poisson(burst[day_index] - 1)
+    index = np.repeat(day_index, per_day)
+    gaps = rng.exponential(600, size=index.size).astype(np.int64)
+    return index, np.repeat(day_raw, per_day), np.repeat(day_time, per_day) + gaps
 
 
 def _into_conversations(

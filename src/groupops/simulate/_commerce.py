@@ -238,6 +238,7 @@ def _schedule_messages(
     draws = rng.random((lines["order"].size, 3))
     delay = rng.integers(2 * DAY, 6 * DAY, size=lines["order"].size)
     clock = times_of_day(rng, lines["order"].size)
+    pile_on = int(times_of_day(rng, 1)[0]) + rng.exponential(25 * 60, size=clock.size).astype(np.int64)
     for line in np.flatnonzero(lines["paid"] >= 0).tolist():
         member, paid, product = (
             int(lines["member"][line]),
@@ -247,7 +248,8 @@ def _schedule_messages(
         fixed = {"product": products.names[product], "category": products.categories[product]}
         cause = _REFUND_CAUSES[int(lines["refund_cause"][line])]
         if lines["incident"][line]:
-            when = int(_at_local_time(np.asarray([incident.day_ts]), clock[line : line + 1])[0])
+            # the first buyer to notice posts, the others pile on within the hour (我的也是)
+            when = int(_at_local_time(np.asarray([incident.day_ts]), pile_on[line : line + 1])[0])
             when += int(draws[line, 1] < 0.3) * DAY * (1 + int(draws[line, 2] < 0.4))
             key, category, fixed["cause"] = "complaint_defect", "complaint", incident.cause
         elif lines["refunded"][line] and cause != "不喜欢" and draws[line, 0] < 0.6:
