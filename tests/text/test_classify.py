@@ -34,7 +34,7 @@ def held_out_scores() -> dict[str, float]:
 def test_shipped_data_is_large_split_and_disjoint() -> None:
     train = builtin_training_examples(("train",))
     test = builtin_training_examples(("test",))
-    assert len(train) + len(test) >= 3000
+    assert len(train) + len(test) >= 4400
     assert len(test) / (len(train) + len(test)) >= 0.25
     assert not {example.text for example in train} & {example.text for example in test}
     used = {intent for example in train for intent in example.intents}
@@ -42,12 +42,13 @@ def test_shipped_data_is_large_split_and_disjoint() -> None:
 
 
 def test_question_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    assert held_out_scores["question"] >= 0.90
+    assert held_out_scores["question"] >= 0.93
 
 
 def test_complaint_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    # Target 0.90 is NOT reached: the shipped model measures 0.886 (P 0.897 / R 0.876) on the
-    # 1,156-message held-out split (see docs/text.md). This asserts the achieved floor.
+    # Target 0.90 is NOT reached on the held-out split: the shipped model measures 0.885
+    # (P 0.887 / R 0.882) on 1,351 held-out messages and 0.914 in 5-fold cross-validation on the
+    # train split (see docs/text.md). This asserts the achieved floor minus a small margin.
     assert held_out_scores["complaint"] >= 0.88
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from groupops.text._classify_lexicon import ClassifierLexicon
+from groupops.text._classify_lexicon import ClassifierLexicon, CueHits
 
 __all__ = ["NEGATED_MARK", "QUERIED_MARK", "SIGNAL_NAMES", "ComplaintSignals", "complaint_signals"]
 
@@ -27,9 +27,19 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "personal",
     "verdict",
     "decline",
+    "expectation",
+    "grievance",
+    "service",
+    "leaving",
+    "irony",
+    "defect_present",
+    "missing",
+    "slang",
+    "emoticon_negative",
+    "emoticon_irony",
 )
 """The counted signal lists of ``complaint_signals`` besides ``problems``, in feature order."""
-_NEGATABLE = frozenset({"verdict", "decline"})
+_NEGATABLE = frozenset({"verdict", "decline", "service", "slang"})
 """Signals whose terms do not count inside a negation (没踩雷, 不后悔, 不比上一件差)."""
 
 _NEGATED_BEFORE = re.compile(
@@ -62,6 +72,8 @@ class ComplaintSignals:
     counts: dict[str, int]
     marked_text: str
     """The message with negated and queried problem words replaced by a mark."""
+    problem_starts: tuple[int, ...] = ()
+    """Where the asserted and plain problem words start."""
 
     @property
     def problems(self) -> int:
@@ -94,14 +106,11 @@ def _problem_kind(text: str, start: int, end: int) -> str:
     return "asserted" if _is_asserted(text, start, end) else "plain"
 
 
-def _problem_spans(text: str, lexicon: ClassifierLexicon) -> list[tuple[int, int, str]]:
+def _problem_spans(text: str, hits: CueHits) -> list[tuple[int, int, str]]:
     """Non-overlapping problem words with their kind (negated, queried, asserted, plain)."""
-    problems = lexicon.complaint_signals.get("problems")
-    if problems is None:
-        return []
     spans: list[tuple[int, int, str]] = []
     covered_until = -1
-    for start, end in problems.finder.spans(text):
+    for start, end in hits.spans("signal:problems"):
         if start < covered_until:  # overlapping terms (起球 inside 球球): keep the first
             continue
         covered_until = end
@@ -109,13 +118,14 @@ def _problem_spans(text: str, lexicon: ClassifierLexicon) -> list[tuple[int, int
     return spans
 
 
-def _signal_count(name: str, text: str, lexicon: ClassifierLexicon) -> int:
+def _signal_count(name: str, text: str, lexicon: ClassifierLexicon, hits: CueHits) -> int:
     cues = lexicon.complaint_signals.get(name)
     if cues is None:
         return 0
     if name not in _NEGATABLE:
-        return cues.count(text)
-    terms = {text[start:end] for start, end in cues.finder.spans(text) if not _is_negated(text, start, end)}
+        return hits.count(f"signal:{name}")
+    spans = hits.spans(f"signal:{name}")
+    terms = {text[start:end] for start, end in spans if not _is_negated(text, start, end)}
     return len(terms) + sum(1 for pattern in cues.patterns if pattern.search(text))
 
 
@@ -131,11 +141,14 @@ def _marked_text(text: str, spans: list[tuple[int, int, str]]) -> str:
     return "".join(pieces)
 
 
-def complaint_signals(normalised_text: str, lexicon: ClassifierLexicon) -> ComplaintSignals:
-    """The complaint signals of an already normalised message."""
-    spans = _problem_spans(normalised_text, lexicon)
+def complaint_signals(
+    normalised_text: str, lexicon: ClassifierLexicon, hits: CueHits | None = None
+) -> ComplaintSignals:
+    """The complaint signals of an already normalised message (``hits``: its cue scan, if done)."""
+    hits = hits or lexicon.scan(normalised_text)
+    spans = _problem_spans(normalised_text, hits)
     kinds = [kind for _start, _end, kind in spans]
-    counts = {name: _signal_count(name, normalised_text, lexicon) for name in SIGNAL_NAMES}
+    counts = {name: _signal_count(name, normalised_text, lexicon, hits) for name in SIGNAL_NAMES}
     return ComplaintSignals(
         asserted_problems=kinds.count("asserted"),
         negated_problems=kinds.count("negated"),
@@ -143,4 +156,5 @@ def complaint_signals(normalised_text: str, lexicon: ClassifierLexicon) -> Compl
         plain_problems=kinds.count("plain"),
         counts=counts,
         marked_text=_marked_text(normalised_text, spans),
+        problem_starts=tuple(start for start, _end, kind in spans if kind in ("asserted", "plain")),
     )

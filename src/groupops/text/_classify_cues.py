@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from groupops.text._classify_lexicon import ClassifierLexicon
+from groupops.text._classify_lexicon import ClassifierLexicon, CueHits
 
 __all__ = ["QuestionCues", "complaint_cue_count", "question_cues"]
 
@@ -49,19 +49,22 @@ def _without_statements(text: str, spans: tuple[str, ...]) -> str:
     return text
 
 
-def question_cues(normalised_text: str, lexicon: ClassifierLexicon) -> QuestionCues:
-    """The question cues found in an already normalised message."""
+def question_cues(
+    normalised_text: str, lexicon: ClassifierLexicon, hits: CueHits | None = None
+) -> QuestionCues:
+    """The question cues found in an already normalised message (``hits``: its cue scan, if done)."""
+    hits = hits or lexicon.scan(normalised_text)
     plain = _without_statements(normalised_text, lexicon.question_not_interrogative)
     return QuestionCues(
         question_mark="?" in normalised_text,
         final_particle=_ends_with_particle(plain, lexicon.question_final_particles),
         interrogatives=lexicon.question_interrogatives.count(plain),
-        requests=lexicon.question_requests.count(normalised_text),
+        requests=hits.count("question:requests"),
         patterns=lexicon.question_patterns.count(plain),
-        rhetorical=lexicon.rhetorical.count(normalised_text),
+        rhetorical=hits.count("rhetorical"),
     )
 
 
-def complaint_cue_count(normalised_text: str, lexicon: ClassifierLexicon) -> int:
+def complaint_cue_count(normalised_text: str, lexicon: ClassifierLexicon, hits: CueHits | None = None) -> int:
     """How many complaint cues (waiting, broken promises, repeat failures) the message has."""
-    return lexicon.complaint.count(normalised_text)
+    return (hits or lexicon.scan(normalised_text)).count("complaint")

@@ -12,7 +12,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from groupops.text._classify_complaint import SIGNAL_NAMES, ComplaintSignals, complaint_signals
 from groupops.text._classify_cues import QuestionCues, complaint_cue_count, question_cues
-from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon
+from groupops.text._classify_lexicon import INTENT_IDS, ClassifierLexicon, CueHits
+from groupops.text._classify_structure import STRUCTURE_FEATURE_NAMES, clause_structure
 from groupops.text._classify_tokens import MessageTokenizer
 from groupops.text.hygiene import detect_spam
 from groupops.text.sentiment import lexicon_sentiment
@@ -63,6 +64,7 @@ DENSE_FEATURE_NAMES: tuple[str, ...] = (
     "property_question",
     "only_negated_problems",
     "problem_remedy_question",
+    *STRUCTURE_FEATURE_NAMES,
 )
 
 
@@ -107,10 +109,11 @@ def _dense_features(
     lexicon: ClassifierLexicon,
     spam_score: float,
     signals: ComplaintSignals,
+    hits: CueHits,
 ) -> np.ndarray:
     sentiment = lexicon_sentiment(tokens, lexicon)
-    cues = question_cues(normalised, lexicon)
-    complaints = complaint_cue_count(normalised, lexicon)
+    cues = question_cues(normalised, lexicon, hits)
+    complaints = complaint_cue_count(normalised, lexicon, hits)
     values = [
         _capped(sentiment.positive, 4.0),
         _capped(sentiment.negative, 4.0),
@@ -136,8 +139,10 @@ def _dense_features(
         float(len(normalised) <= 3),
         min(spam_score, 2.0) / 2.0,
     ]
-    values.extend(_capped(lexicon.intents[intent].count(normalised), 3.0) for intent in INTENT_IDS)
+    values.extend(_capped(hits.count(f"intent:{intent}"), 3.0) for intent in INTENT_IDS)
     values.extend(_complaint_features(signals, cues))
+    structure = clause_structure(normalised, lexicon, signals.problem_starts)
+    values.extend(structure.features(signals.problems))
     return np.asarray(values, dtype=np.float64)
 
 
@@ -167,8 +172,9 @@ def analyse_message(
     clipped = normalised[:ANALYSED_CHARACTERS]
     tokens = tokenizer.tokens(clipped)
     spam = detect_spam(clipped)
-    signals = complaint_signals(clipped, lexicon)
-    dense = _dense_features(clipped, tokens, lexicon, spam.score, signals)
+    hits = lexicon.scan(clipped)
+    signals = complaint_signals(clipped, lexicon, hits)
+    dense = _dense_features(clipped, tokens, lexicon, spam.score, signals, hits)
     return MessageAnalysis(
         clipped, signals.marked_text, tuple(marked_tokens(tokens, lexicon)), dense, spam.is_spam
     )

@@ -17,6 +17,8 @@ from groupops.errors import ConfigurationError
 __all__ = [
     "INTENT_IDS",
     "ClassifierLexicon",
+    "CueHits",
+    "CueIndex",
     "CueSet",
     "SpamLexicon",
     "TermFinder",
@@ -85,6 +87,55 @@ class CueSet:
         return found + sum(1 for pattern in self.patterns if pattern.search(text))
 
 
+@dataclass(frozen=True, slots=True)
+class CueHits:
+    """Where the substrings of every indexed cue set occur in one text."""
+
+    text: str
+    sets: dict[str, CueSet]
+    found: dict[str, list[tuple[int, int]]]
+
+    def spans(self, name: str) -> list[tuple[int, int]]:
+        """Start and end of every (overlapping) occurrence of the set's terms, in text order."""
+        return sorted(self.found.get(name, ()))
+
+    def count(self, name: str) -> int:
+        """Like :meth:`CueSet.count`: distinct terms found plus matching patterns."""
+        cues = self.sets.get(name)
+        if cues is None:
+            return 0
+        terms = {self.text[start:end] for start, end in self.found.get(name, ())}
+        if not cues.patterns:
+            return len(terms)
+        return len(terms) + sum(1 for pattern in cues.patterns if pattern.search(self.text))
+
+
+class CueIndex:
+    """The substrings of many cue sets in one automaton: one pass per message finds them all."""
+
+    def __init__(self, sets: dict[str, CueSet]) -> None:
+        owners: dict[str, list[str]] = {}
+        for name, cues in sets.items():
+            for term in cues.finder.terms:
+                owners.setdefault(term, []).append(name)
+        self._sets = dict(sets)
+        self._owners = tuple(tuple(names) for names in owners.values())
+        self._automaton = (
+            ahocorasick_rs.AhoCorasick(list(owners), matchkind=ahocorasick_rs.MatchKind.Standard)
+            if owners
+            else None
+        )
+
+    def scan(self, text: str) -> CueHits:
+        """Every occurrence of every indexed term in ``text``, grouped by cue set."""
+        found: dict[str, list[tuple[int, int]]] = {}
+        if self._automaton is not None and text:
+            for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
+                for name in self._owners[index]:
+                    found.setdefault(name, []).append((start, end))
+        return CueHits(text, self._sets, found)
+
+
 def _cues(substrings: tuple[str, ...], patterns: tuple[re.Pattern[str], ...] = ()) -> CueSet:
     return CueSet(substrings, patterns, TermFinder(substrings))
 
@@ -114,6 +165,14 @@ class ClassifierLexicon:
     complaint: CueSet
     intents: dict[str, CueSet]
     complaint_signals: dict[str, CueSet] = field(default_factory=dict)
+    polar_terms: TermFinder = field(default_factory=lambda: TermFinder(()))
+    """Every positive and negative word, for clause-level polarity."""
+    cue_index: CueIndex = field(default_factory=lambda: CueIndex({}))
+    """Intent, complaint-signal, rhetorical, complaint and request cues in one automaton."""
+
+    def scan(self, text: str) -> CueHits:
+        """One pass over ``text`` for every indexed cue set (see :func:`_indexed_sets`)."""
+        return self.cue_index.scan(text)
 
     def polarity(self, word: str) -> float:
         """The signed lexicon weight of ``word`` (0 when it carries no sentiment)."""
@@ -192,9 +251,16 @@ def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
     if unknown:
         raise ConfigurationError(f"intents.yaml names unknown intents: {sorted(unknown)}")
     question = cues.get("question") or {}
+    intent_sets = {intent: _cue_set(intents.get(intent), intent) for intent in INTENT_IDS}
+    signal_sets = _signal_sets(cues.get("complaint_signals"))
+    rhetorical = _cue_set(cues.get("rhetorical"), "rhetorical")
+    complaint = _cue_set(cues.get("complaint"), "complaint")
+    requests = _cues(_words(question.get("requests"), "requests"))
+    positive = _weights(sentiment.get("positive"), "positive")
+    negative = _weights(sentiment.get("negative"), "negative")
     return ClassifierLexicon(
-        positive=_weights(sentiment.get("positive"), "positive"),
-        negative=_weights(sentiment.get("negative"), "negative"),
+        positive=positive,
+        negative=negative,
         fixed_phrases=frozenset(_words(sentiment.get("fixed_phrases"), "fixed_phrases")),
         negators=frozenset(_words(sentiment.get("negators"), "negators")),
         scope_fillers=frozenset(_words(sentiment.get("scope_fillers"), "scope_fillers")),
@@ -208,13 +274,28 @@ def load_classifier_lexicon(directory: Path | None = None) -> ClassifierLexicon:
         question_final_particles=frozenset(_words(question.get("final_particles"), "final_particles")),
         question_interrogatives=_cues(_words(question.get("interrogatives"), "interrogatives")),
         question_not_interrogative=_words(question.get("not_interrogative"), "not_interrogative"),
-        question_requests=_cues(_words(question.get("requests"), "requests")),
+        question_requests=requests,
         question_patterns=_cue_set({"patterns": question.get("patterns")}, "question.patterns"),
-        rhetorical=_cue_set(cues.get("rhetorical"), "rhetorical"),
-        complaint=_cue_set(cues.get("complaint"), "complaint"),
-        intents={intent: _cue_set(intents.get(intent), intent) for intent in INTENT_IDS},
-        complaint_signals=_signal_sets(cues.get("complaint_signals")),
+        rhetorical=rhetorical,
+        complaint=complaint,
+        intents=intent_sets,
+        complaint_signals=signal_sets,
+        polar_terms=TermFinder((*positive, *negative)),
+        cue_index=CueIndex(_indexed_sets(intent_sets, signal_sets, rhetorical, complaint, requests)),
     )
+
+
+def _indexed_sets(
+    intents: dict[str, CueSet],
+    signals: dict[str, CueSet],
+    rhetorical: CueSet,
+    complaint: CueSet,
+    requests: CueSet,
+) -> dict[str, CueSet]:
+    """The cue sets read on the whole message, under the names :class:`CueHits` answers to."""
+    named = {f"intent:{name}": cues for name, cues in intents.items()}
+    named |= {f"signal:{name}": cues for name, cues in signals.items()}
+    return named | {"rhetorical": rhetorical, "complaint": complaint, "question:requests": requests}
 
 
 def _signal_sets(section: Any) -> dict[str, CueSet]:
