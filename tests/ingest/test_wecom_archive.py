@@ -266,7 +266,15 @@ def _import_recording_the_path(path: Path, data: Path, fast: bool) -> tuple[list
         report = ingest_files("wecom-archive", [path], workspace)
     finally:
         wecom_archive._stage_file_in_duckdb = original  # type: ignore[assignment]
-    result = (report.ingested, report.quarantined, _messages(workspace))
+    quarantined = (
+        [
+            (record["line"], record["reason"], record.get("raw"))
+            for record in map(json.loads, Path(report.quarantine_file).read_text("utf-8").splitlines())
+        ]
+        if report.quarantine_file
+        else []
+    )
+    result = (report.ingested, report.quarantined, _messages(workspace), quarantined)
     workspace.close()
     return taken, result
 
@@ -304,3 +312,18 @@ def test_repeated_msgid_in_a_clean_file_keeps_the_first_line(
     report = ingest_files("wecom-archive", [_write_jsonl(tmp_path / "a.jsonl", records)], sqlite_workspace)
     assert (report.ingested, report.duplicates) == (2, 1)
     assert _messages(sqlite_workspace)["d1"]["text"] == "先到的"
+
+
+def test_a_file_with_bad_lines_is_numbered_by_the_block_reader(tmp_path: Path) -> None:
+    good = [json.dumps(record, ensure_ascii=False) for record in ALL_TYPES]
+    bad = ["not json", '{"msgid": "x1", "action": "send"}', "[1]", "not json", '{"msgid": "cut off']
+    lines = [*good[:5], bad[0], *good[5:12], bad[1], bad[2], "", *good[12:], bad[3], bad[4]]
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(("\ufeff" + "\r\n".join(lines)).encode())
+    fast_taken, fast = _import_recording_the_path(path, tmp_path / "duckdb", fast=True)
+    block_taken, blocks = _import_recording_the_path(path, tmp_path / "blocks", fast=False)
+    assert (fast_taken, block_taken) == ([False], [False])  # the DuckDB path does not number lines
+    assert fast == blocks
+    assert fast[:2] == (len(ALL_TYPES), len(bad))
+    assert [line for line, _, _ in fast[3]] == [6, 14, 15, 28, 29]
+    assert [raw for _, _, raw in fast[3]] == [bad[0], bad[1], bad[2], bad[3], bad[4]]
