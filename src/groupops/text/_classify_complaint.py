@@ -41,6 +41,7 @@ SIGNAL_NAMES: tuple[str, ...] = (
 """The counted signal lists of ``complaint_signals`` besides ``problems``, in feature order."""
 _NEGATABLE = frozenset({"verdict", "decline", "service", "slang"})
 """Signals whose terms do not count inside a negation (没踩雷, 不后悔, 不比上一件差)."""
+_SIGNAL_KEYS = tuple((name, f"signal:{name}") for name in SIGNAL_NAMES)
 
 _NEGATED_BEFORE = re.compile(
     r"(不|没|没有|无|未|零|毫无|不会|不怎么|不太|从不|从没|并不|完全没|一点都?不|一点也不|一点儿都不)"
@@ -118,15 +119,18 @@ def _problem_spans(text: str, hits: CueHits) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _signal_count(name: str, text: str, lexicon: ClassifierLexicon, hits: CueHits) -> int:
-    cues = lexicon.complaint_signals.get(name)
-    if cues is None:
-        return 0
-    if name not in _NEGATABLE:
-        return hits.count(f"signal:{name}")
-    spans = hits.spans(f"signal:{name}")
-    terms = {text[start:end] for start, end in spans if not _is_negated(text, start, end)}
-    return len(terms) + sum(1 for pattern in cues.patterns if pattern.search(text))
+def _signal_counts(text: str, hits: CueHits) -> dict[str, int]:
+    """Per signal: distinct terms plus matching patterns; negatable terms inside a negation skipped."""
+    counts = hits.counts
+    result: dict[str, int] = {}
+    for name, key in _SIGNAL_KEYS:
+        spans = hits.found.get(key) if name in _NEGATABLE else None
+        if spans:
+            terms = {text[start:end] for start, end in spans if not _is_negated(text, start, end)}
+            result[name] = len(terms) + hits.pattern_count(key)
+        else:
+            result[name] = counts.get(key, 0)
+    return result
 
 
 def _marked_text(text: str, spans: list[tuple[int, int, str]]) -> str:
@@ -148,7 +152,7 @@ def complaint_signals(
     hits = hits or lexicon.scan(normalised_text)
     spans = _problem_spans(normalised_text, hits)
     kinds = [kind for _start, _end, kind in spans]
-    counts = {name: _signal_count(name, normalised_text, lexicon, hits) for name in SIGNAL_NAMES}
+    counts = _signal_counts(normalised_text, hits)
     return ComplaintSignals(
         asserted_problems=kinds.count("asserted"),
         negated_problems=kinds.count("negated"),

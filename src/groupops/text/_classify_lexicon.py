@@ -89,11 +89,14 @@ class CueSet:
 
 @dataclass(frozen=True, slots=True)
 class CueHits:
-    """Where the substrings of every indexed cue set occur in one text."""
+    """Where the substrings of every indexed cue set occur in one text, and how many cues hit."""
 
     text: str
-    sets: dict[str, CueSet]
     found: dict[str, list[tuple[int, int]]]
+    counts: dict[str, int] = field(default_factory=dict)
+    """Per set: distinct terms found plus matching patterns (absent: 0)."""
+    pattern_counts: dict[str, int] = field(default_factory=dict)
+    """Per set: matching patterns only (absent: 0)."""
 
     def spans(self, name: str) -> list[tuple[int, int]]:
         """Start and end of every (overlapping) occurrence of the set's terms, in text order."""
@@ -101,13 +104,11 @@ class CueHits:
 
     def count(self, name: str) -> int:
         """Like :meth:`CueSet.count`: distinct terms found plus matching patterns."""
-        cues = self.sets.get(name)
-        if cues is None:
-            return 0
-        terms = {self.text[start:end] for start, end in self.found.get(name, ())}
-        if not cues.patterns:
-            return len(terms)
-        return len(terms) + sum(1 for pattern in cues.patterns if pattern.search(self.text))
+        return self.counts.get(name, 0)
+
+    def pattern_count(self, name: str) -> int:
+        """How many of the set's regular expressions match the text."""
+        return self.pattern_counts.get(name, 0)
 
 
 class CueIndex:
@@ -118,22 +119,33 @@ class CueIndex:
         for name, cues in sets.items():
             for term in cues.finder.terms:
                 owners.setdefault(term, []).append(name)
-        self._sets = dict(sets)
         self._owners = tuple(tuple(names) for names in owners.values())
         self._automaton = (
             ahocorasick_rs.AhoCorasick(list(owners), matchkind=ahocorasick_rs.MatchKind.Standard)
             if owners
             else None
         )
+        self._searches = tuple(
+            (name, pattern.search) for name, cues in sets.items() for pattern in cues.patterns
+        )
 
     def scan(self, text: str) -> CueHits:
-        """Every occurrence of every indexed term in ``text``, grouped by cue set."""
+        """Every occurrence of every indexed term in ``text``, grouped by cue set, and the counts."""
         found: dict[str, list[tuple[int, int]]] = {}
+        terms: dict[str, set[int]] = {}
         if self._automaton is not None and text:
             for index, start, end in self._automaton.find_matches_as_indexes(text, overlapping=True):
                 for name in self._owners[index]:
                     found.setdefault(name, []).append((start, end))
-        return CueHits(text, self._sets, found)
+                    terms.setdefault(name, set()).add(index)
+        counts = {name: len(indexes) for name, indexes in terms.items()}
+        pattern_counts: dict[str, int] = {}
+        for name, search in self._searches:
+            if search(text) is not None:
+                pattern_counts[name] = pattern_counts.get(name, 0) + 1
+        for name, matching in pattern_counts.items():
+            counts[name] = counts.get(name, 0) + matching
+        return CueHits(text, found, counts, pattern_counts)
 
 
 def _cues(substrings: tuple[str, ...], patterns: tuple[re.Pattern[str], ...] = ()) -> CueSet:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse, special
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_fscore_support
 
@@ -125,6 +125,7 @@ class MessageClassifier:
         self._featurizer = featurizer
         self._models = models
         self._corrections = corrections
+        self._stacked = _StackedModels(models)
 
     def classify(self, text: str) -> MessageLabels:
         """Labels of one message."""
@@ -145,43 +146,68 @@ class MessageClassifier:
 
     def _classify_unique(self, normalised: Sequence[str]) -> dict[str, MessageLabels]:
         analyses = [analyse_message(text, self._tokenizer, self._lexicon) for text in normalised]
-        matrix = self._featurizer.transform(analyses)
-        sentiment = self._sentiment_probabilities(matrix)
-        probabilities = {name: self._positive_probability(name, matrix) for name in self._binary_names()}
-        flags = {name: values >= 0.5 for name, values in probabilities.items()}
+        probabilities = self._stacked.probabilities(self._featurizer.transform(analyses))
+        sentiment = _normalised_rows(probabilities[:, : len(_SENTIMENT_MODELS)])
+        flags = probabilities >= 0.5
+        column = self._stacked.column
+        complaint_flags, question_flags = flags[:, column["complaint"]], flags[:, column["question"]]
+        intent_flags = flags[:, [column[intent] for intent in INTENT_IDS]]
         results = {}
         for row, text in enumerate(normalised):
             correction = self._corrections.get(text)
             if correction is not None:
                 results[text] = _labels_from_example(text, correction)
                 continue
-            intents = tuple(intent for intent in INTENT_IDS if flags[intent][row])
+            intents = tuple(
+                intent for intent, flag in zip(INTENT_IDS, intent_flags[row], strict=True) if flag
+            )
             if "spam_ad" not in intents and analyses[row].spam:
                 intents = (*intents, "spam_ad")
-            label, score = _sentiment_and_score(sentiment[row], bool(flags["complaint"][row]))
+            complaint = bool(complaint_flags[row])
+            label, score = _sentiment_and_score(sentiment[row], complaint)
             results[text] = MessageLabels(
-                text,
-                label,
-                round(score, 3),
-                bool(flags["complaint"][row]),
-                bool(flags["question"][row]),
-                intents,
+                text, label, round(score, 3), complaint, bool(question_flags[row]), intents
             )
         return results
 
-    def _binary_names(self) -> list[str]:
-        return [name for name in self._models if name not in _SENTIMENT_MODELS]
 
-    def _sentiment_probabilities(self, matrix: sparse.csr_matrix) -> np.ndarray:
-        """One-vs-rest probabilities (negative, neutral, positive), rows normalised to sum 1."""
-        columns = np.column_stack([self._positive_probability(name, matrix) for name in _SENTIMENT_MODELS])
-        return columns / np.maximum(columns.sum(axis=1, keepdims=True), 1e-12)
+class _StackedModels:
+    """Every binary logistic regression as one weight matrix: one product and one sigmoid.
 
-    def _positive_probability(self, name: str, matrix: sparse.csr_matrix) -> np.ndarray:
-        model = self._models[name]
-        if len(model.classes_) == 1:
-            return np.full(matrix.shape[0], float(model.classes_[0]))
-        return np.asarray(model.predict_proba(matrix)[:, 1])
+    Column order: the three sentiment models first, then the others. The numbers equal each
+    model's ``predict_proba(matrix)[:, 1]``; a model trained on one class gives that class.
+    """
+
+    def __init__(self, models: dict[str, LogisticRegression]) -> None:
+        names = [*_SENTIMENT_MODELS, *(name for name in models if name not in _SENTIMENT_MODELS)]
+        self.column = {name: index for index, name in enumerate(names)}
+        fitted = [models[name] for name in names if len(models[name].classes_) > 1]
+        width = fitted[0].coef_.shape[1] if fitted else 0
+        self._weights = np.zeros((width, len(names)))
+        self._intercepts = np.zeros(len(names))
+        self._constant = np.full(len(names), np.nan)
+        for index, name in enumerate(names):
+            model = models[name]
+            if len(model.classes_) == 1:
+                self._constant[index] = float(model.classes_[0])
+            else:
+                self._weights[:, index] = model.coef_[0]
+                self._intercepts[index] = model.intercept_[0]
+
+    def probabilities(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        """One row per message, one column per model: the probability of the positive class."""
+        if self._weights.shape[0] == 0:
+            return np.tile(self._constant, (matrix.shape[0], 1))
+        scores = np.asarray(matrix @ self._weights) + self._intercepts
+        probabilities = special.expit(scores)
+        constant = ~np.isnan(self._constant)
+        probabilities[:, constant] = self._constant[constant]
+        return np.asarray(probabilities)
+
+
+def _normalised_rows(columns: np.ndarray) -> np.ndarray:
+    """One-vs-rest probabilities (negative, neutral, positive), rows normalised to sum 1."""
+    return columns / np.maximum(columns.sum(axis=1, keepdims=True), 1e-12)
 
 
 def _relabelled(labels: MessageLabels, original: str) -> MessageLabels:
