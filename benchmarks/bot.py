@@ -6,8 +6,9 @@ Full run (issue 10): python benchmarks/bot.py --seconds 30 --rate 1000
 A bounded, open-loop loopback load: ``--rate`` encrypted text-message callbacks per second for
 ``--seconds``, sent on schedule by a separate load-generator process (at most ``--clients``
 requests in flight), each a member's first 签到 of the day, which makes exactly one group
-message. The server side runs as ``groupops bot serve`` does: the receiver (uvicorn), and the
-outbox worker in its own thread, woken on new rows. Robot senders point at the fake WeCom
+message. The server side runs as ``groupops bot serve`` does: the receiver (uvicorn) verifies, decrypts
+and parses each callback and hands it to the service's group-commit applier (one transaction
+per batch of waiting callbacks), and the outbox worker runs in its own thread, woken on new rows. Robot senders point at the fake WeCom
 server from the tests, one robot per group, with WeCom's real budget of 20 messages per minute
 per robot, so most actions queue rather than send during the run.
 
@@ -48,7 +49,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from groupops.bot.outbox import OutboxPolicy, OutboxWorker
-from groupops.bot.receiver import CallbackProcessor, wecom_callback_router
+from groupops.bot.receiver import CallbackEndpoint, CallbackFastPath, CallbackProcessor, wecom_callback_router
 from groupops.bot.service import BotService
 from groupops.config import Settings
 from groupops.store.models.base import utc_now
@@ -186,12 +187,45 @@ def _replay(connection: _Connection, callbacks: list[tuple[str, bytes]], count: 
     ]
 
 
+# --- the fake WeCom (its own process, as the real one is remote) -----------------------------------
+def _serve_fake(webhook_keys: tuple[str, ...], to_parent: Any, from_parent: Any) -> None:
+    with FakeWeComServer(webhook_keys=webhook_keys) as fake:
+        to_parent.put(fake.base_url)
+        from_parent.get()
+        to_parent.put((len(fake.received), len(fake.duplicates())))
+
+
+class _FakeWeComProcess:
+    """The tests' fake WeCom server in a separate process; ``counts`` = (received, duplicates) after exit."""
+
+    def __init__(self, webhook_keys: tuple[str, ...]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.to_parent, self.from_parent = context.Queue(), context.Queue()
+        self.process = context.Process(
+            target=_serve_fake, args=(webhook_keys, self.to_parent, self.from_parent), daemon=True
+        )
+        self.base_url = ""
+        self.counts = (0, 0)
+
+    def __enter__(self) -> _FakeWeComProcess:
+        self.process.start()
+        self.base_url = self.to_parent.get(timeout=60)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.from_parent.put("stop")
+        self.counts = self.to_parent.get(timeout=60)
+        self.process.join(timeout=10)
+
+
 # --- the server side (this process) ---------------------------------------------------------------
 class Server:
     """uvicorn on a free loopback port in a thread."""
 
-    def __init__(self, app: FastAPI) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+    def __init__(self, app: FastAPI, http: str = "auto") -> None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=0, log_level="warning", access_log=False, http=http
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -219,6 +253,7 @@ class Figures:
     log_rows: int
     fake_received: int
     fake_duplicates: int
+    server_cpu_seconds: float
 
 
 def _fresh_postgres(admin_url: str) -> tuple[str, str]:
@@ -267,7 +302,7 @@ def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figu
     workspace = Workspace(settings)
     robot_keys = {f"wrBench{group:04d}": f"bench-robot-{group:04d}" for group in range(args.groups)}
     stop = threading.Event()
-    with FakeWeComServer(webhook_keys=tuple(robot_keys.values())) as fake:
+    with _FakeWeComProcess(tuple(robot_keys.values())) as fake:
         client = WeComClient(
             base_url=fake.base_url, robot_messages_per_minute=20, max_rate_limit_wait_seconds=0.0
         )
@@ -275,19 +310,22 @@ def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figu
             workspace.database, {"robot": RobotSender(client, robot_keys)}, policy=OutboxPolicy(batch_size=50)
         )
         service = BotService(workspace.database, settings, on_enqueued=worker.wake)
-        app = FastAPI()
-        processor = CallbackProcessor(workspace, service=service)
-        app.include_router(wecom_callback_router(workspace, processor=processor), prefix="/wecom/callback")
+        app = FastAPI()  # as BotRuntime.app(): the routes, and the POST answered before routing
+        endpoint = CallbackEndpoint(workspace, processor=CallbackProcessor(workspace, service=service))
+        app.include_router(wecom_callback_router(workspace, endpoint=endpoint), prefix="/wecom/callback")
+        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
         thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True, name="outbox")
         thread.start()
-        with Server(app) as base_url:
+        with Server(app, args.http) as base_url:
+            cpu_before = time.process_time()
             outcome = _drive_load(args, base_url)
+            server_cpu = time.process_time() - cpu_before
             _drain(workspace, seconds=args.drain_seconds)
         stop.set()
         worker.wake()
         thread.join(timeout=10)
-        fake_received, fake_duplicates = len(fake.received), len(fake.duplicates())
-    figures = Figures(*outcome, *_stored_figures(workspace), fake_received, fake_duplicates)
+    fake_received, fake_duplicates = fake.counts
+    figures = Figures(*outcome, *_stored_figures(workspace), fake_received, fake_duplicates, server_cpu)
     workspace.close()
     return figures
 
@@ -359,6 +397,16 @@ def _ms(values: list[float]) -> str:
     return f"p50 {_percentile(values, 0.5) * 1000:7.2f} ms, p99 {_percentile(values, 0.99) * 1000:7.2f} ms"
 
 
+def _http_parser(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
 def _report(args: argparse.Namespace, database_url: str | None, figures: Figures) -> int:
     total = int(args.rate * args.seconds)
     accepted = [record for record in figures.records if record[1] == 200]
@@ -375,7 +423,8 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
         else "SQLite"
     )
     print(
-        f"store     {backend}; {args.groups} groups, one robot each (20 messages/min), 1 outbox worker thread"
+        f"store     {backend}; {args.groups} groups, one robot each (20 messages/min), 1 outbox worker thread; "
+        f"HTTP parser {_http_parser(args.http)}; at most {args.clients} requests in flight"
     )
     print(f"offered   {args.rate:,.0f} events/s for {args.seconds:g} s = {total:,} callbacks")
     print(
@@ -388,6 +437,11 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
     base50 = _percentile(figures.baseline, 0.5) * 1000
     print(
         f"ratio     p50 {_percentile(round_trips, 0.5) * 1000 / base50:.1f}× / p99 {p99 / base99:.1f}× the baseline"
+    )
+    requests = len(figures.records) + len(figures.baseline) + len(figures.replay_statuses)
+    print(
+        f"server    CPU {figures.server_cpu_seconds:.1f} s for {requests:,} requests "
+        f"({figures.server_cpu_seconds / max(1, requests) * 1e6:,.0f} µs each, all threads of the server process)"
     )
     print(f"send      enqueued → sent ({sent:,} sent within the budget): {_ms(figures.send_latencies)}")
     replays_ok = sum(1 for status in figures.replay_statuses if status == 200)
@@ -419,6 +473,12 @@ def main() -> int:
     parser.add_argument("--replays", type=int, default=200, help="callbacks re-posted as WeCom retries")
     parser.add_argument(
         "--drain-seconds", type=float, default=30.0, help="longest wait for the worker after the load"
+    )
+    parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn's HTTP parser (auto: httptools when installed)",
     )
     parser.add_argument(
         "--database-url", default=None, help="operational store (default: SQLite in a temp dir)"

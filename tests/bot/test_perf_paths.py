@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from groupops.bot._codec import GroupStateEncoder, decode_group_state, encode_group_state
 from groupops.bot.core import Event, GroupBotState, GroupProfile, handle_event
-from groupops.bot.outbox import OutboxWorker, enqueue
+from groupops.bot.outbox import OutboxPolicy, OutboxWorker, enqueue
 from groupops.bot.receiver import CallbackProcessor
 from groupops.bot.service import BotService
 from groupops.store.models.bot import BotGroupState, CallbackEventLog, OutboxItem
@@ -108,13 +108,29 @@ def test_a_spent_robot_defers_its_whole_queue_in_one_go(workspace: Workspace) ->
         enqueue(session, "other", "robot", "g2", {"text": "别的群"}, now=start)
     robot = _SpentRobot()
     worker = OutboxWorker(workspace.database, {"robot": robot}, clock=lambda: start, compliance=None)
-    report = worker.run_once()  # one batch of g1: a single send attempt, then the rest waits
-    assert (robot.calls, report.claimed, report.deferred) == (1, 20, 20)
-    assert worker.run_once().claimed == 1  # g1's other 10 rows were pushed back too: only g2 is due
+    report = worker.run_once()  # at most 5 rows of g1, so g2 gets its turn in the same round
+    assert (report.claimed, report.deferred) == (6, 6)
+    assert robot.calls == 2  # one send attempt per spent robot, not one per row
+    assert worker.run_once().claimed == 0  # both queues were pushed past the wait: nothing is due
     assert robot.calls == 2
     with workspace.database.session() as session:
         rows = session.scalars(select(OutboxItem)).all()
     assert {row.status for row in rows} == {"pending"}
     assert all(row.attempts == 0 for row in rows)
-    assert {row.next_attempt_at for row in rows} == {start + timedelta(seconds=42)}
-    assert worker.run_once().claimed == 0  # nothing is due until the budget returns
+    by_id = sorted(rows, key=lambda row: row.id)
+    g1 = [row.next_attempt_at - start for row in by_id if row.target == "g1"]
+    assert g1[:5] == [timedelta(seconds=42)] * 5  # the claimed ones wait for the budget
+    assert g1[5:] == [timedelta(seconds=45 + 3 * slot) for slot in range(25)]  # the rest: a slot each
+    worker.policy = OutboxPolicy(deferral_spacing_seconds=3.0)
+    with workspace.database.session() as session:
+        enqueue(session, "late", "robot", "g1", {"text": "后来的"}, now=start)
+        enqueue(session, "later", "robot", "g1", {"text": "更后来的"}, now=start)
+    assert worker.run_once().claimed == 0  # a robot known to be out of budget: slotted, never claimed
+    assert robot.calls == 2
+    with workspace.database.session() as session:
+        latest = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == "later")).one()
+        late = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == "late")).one()
+        first = session.scalars(select(OutboxItem).where(OutboxItem.idempotency_key == "k0")).one()
+    assert late.next_attempt_at == start + timedelta(seconds=45 + 3 * 25)  # after the others, none moved
+    assert latest.next_attempt_at == start + timedelta(seconds=45 + 3 * 26)
+    assert first.next_attempt_at == start + timedelta(seconds=42)

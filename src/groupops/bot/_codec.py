@@ -3,6 +3,13 @@
 Only dataclasses defined in ``groupops.bot`` modules (or modules named in ``extra_modules``,
 for plugin skills) are rebuilt; anything else in stored JSON is refused, so a tampered row
 cannot make the loader import or construct arbitrary objects.
+
+Stored in parts: the collections that grow with the group — every mapping or tuple held
+directly by a skill's state (check-in records by member, the points ledger, flood-check
+fingerprints …) and the recent event ids — are kept as one row per element
+(``bot_group_state_entries``); the state row holds a marker ``{"__t": "entries", "p": path,
+"k": "map" | "tuple"}`` in their place. :class:`GroupStateEncoder` reports which elements
+changed since its last write, so a write costs what changed, not the size of the group.
 """
 
 from __future__ import annotations
@@ -10,8 +17,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import json.encoder
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from types import MappingProxyType
@@ -20,9 +28,22 @@ from typing import Any
 from groupops.bot.core import GroupBotState
 from groupops.errors import StoreError
 
-__all__ = ["GroupStateEncoder", "decode_group_state", "decode_value", "encode_group_state", "encode_value"]
+__all__ = [
+    "EncodedState",
+    "GroupStateEncoder",
+    "StoredEntry",
+    "decode_group_state",
+    "decode_value",
+    "encode_group_state",
+    "encode_value",
+]
 
 _TAG = "__t"
+_encode_string: Any = json.encoder.encode_basestring  # C speed-up: "…" with JSON escapes, non-ASCII kept
+_ENTRIES = "entries"
+RECENT_IDS_PATH = "recent_event_ids"
+_MISSING = object()
+StoredEntry = tuple[str, str, str]  # (path, entry key text, value text), in stored order
 _ALLOWED_MODULE_PREFIXES = ("groupops.bot.",)
 
 
@@ -115,28 +136,77 @@ def encode_group_state(state: GroupBotState) -> dict[str, Any]:
 
 
 def decode_group_state(
-    group_id: str, stored: Mapping[str, Any] | None, extra_modules: tuple[str, ...] = ()
+    group_id: str,
+    stored: Mapping[str, Any] | None,
+    extra_modules: tuple[str, ...] = (),
+    entries: Iterable[StoredEntry] = (),
 ) -> GroupBotState:
-    """A group's bot state from its JSON object (a fresh state for None or an empty object)."""
+    """A group's bot state from its JSON object and its stored parts (a fresh state for None or ``{}``)."""
     if not stored:
         return GroupBotState(group_id)
+    parts: dict[str, list[tuple[str, str]]] = {}
+    for path, key_text, value_text in entries:
+        parts.setdefault(path, []).append((key_text, value_text))
     skills = stored.get("skill_states") or {}
     if not isinstance(skills, dict):
         raise StoreError(f"stored bot state of group {group_id} is malformed")
-    decoded = {str(name): decode_value(value, extra_modules) for name, value in skills.items()}
-    recent = tuple(str(item) for item in stored.get("recent_event_ids") or ())
+    decoded = {
+        str(name): decode_value(_joined(value, parts), extra_modules) for name, value in skills.items()
+    }
+    recent_ids = _joined(stored.get("recent_event_ids") or (), parts)
+    if isinstance(recent_ids, dict):  # a tuple marker
+        recent_ids = recent_ids.get("v") or []
+    recent = tuple(str(item) for item in recent_ids)
     return GroupBotState(group_id, MappingProxyType(decoded), recent)
 
 
+def _joined(value: Any, parts: dict[str, list[tuple[str, str]]]) -> Any:
+    """``value`` with entry markers (at the top or in its dataclass fields) replaced by the parts."""
+    if isinstance(value, dict) and value.get(_TAG) == _ENTRIES:
+        stored = parts.get(str(value.get("p")), [])
+        if value.get("k") == "map":
+            return {_TAG: "map", "v": [[json.loads(key), json.loads(item)] for key, item in stored]}
+        return {_TAG: "tuple", "v": [json.loads(item) for _, item in stored]}
+    if isinstance(value, dict) and value.get(_TAG) == "dc" and isinstance(value.get("v"), dict):
+        fields = {name: _joined(item, parts) for name, item in value["v"].items()}
+        return {**value, "v": fields}
+    return value
+
+
+@dataclasses.dataclass
+class EncodedState:
+    """One write of a group's state: the state row's text and the changes to its stored parts."""
+
+    text: str
+    upserts: list[StoredEntry] = dataclasses.field(default_factory=list)
+    deletes: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (path, entry key text)
+    resets: list[str] = dataclasses.field(default_factory=list)  # paths whose stored entries go first
+
+
+@dataclasses.dataclass
+class _SplitMapping:
+    value: Mapping[Any, Any]  # the mapping last written (its elements are what the store holds)
+    key_texts: dict[Any, str]  # key → its JSON text, for every key of ``value``
+
+
+@dataclasses.dataclass
+class _SplitSequence:
+    value: tuple[Any, ...]
+    base: int  # the stored index of value[0]
+
+
 class GroupStateEncoder:
-    """Encodes successive states of one group to JSON text, reusing the text of unchanged parts.
+    """Encodes successive states of one group, reusing the text of unchanged parts.
 
     Bot states are immutable: a skill that changes one member's record keeps every other record
     (and every older ledger entry) as the very same object. The encoder remembers, per place in
     the state, the last tuple and mapping it wrote with the text of each element, and per frozen
     dataclass (by identity, holding the object so the identity cannot be reused) its text; the
     next state then costs an identity comparison per unchanged element and real encoding only
-    for what is new. The text equals ``json.dumps(encode_group_state(state))`` when parsed.
+    for what is new. :meth:`encode` gives the whole text (equal to
+    ``json.dumps(encode_group_state(state))`` when parsed); :meth:`encode_parts` gives the state
+    row and the changed stored parts, relative to the last :meth:`encode_parts` of this encoder
+    (a new encoder starts by replacing every part).
     """
 
     def __init__(self) -> None:
@@ -144,6 +214,8 @@ class GroupStateEncoder:
         self._seen: dict[int, tuple[Any, str]] = {}
         self._sequences: dict[str, tuple[tuple[Any, ...], list[str]]] = {}
         self._mappings: dict[str, dict[Any, tuple[Any, str]]] = {}
+        self._split: dict[str, _SplitMapping | _SplitSequence] = {}
+        self._skill_texts: dict[str, tuple[Any, str]] = {}
 
     def encode(self, state: GroupBotState) -> str:
         """The JSON text of ``state``."""
@@ -157,6 +229,84 @@ class GroupStateEncoder:
         return (
             f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
         )
+
+    def encode_parts(self, state: GroupBotState) -> EncodedState:
+        """The state row's text (growing collections as markers) and the changes to the stored parts."""
+        encoded = EncodedState("")
+        self._seen = {}
+        skills = ",".join(
+            f"{_dumps(str(name))}:{self._skill_text(value, str(name), encoded)}"
+            for name, value in state.skill_states.items()
+        )
+        self._objects, self._seen = self._seen, {}
+        recent = self._split_sequence(state.recent_event_ids, RECENT_IDS_PATH, encoded)
+        encoded.text = (
+            f'{{"group_id":{_dumps(state.group_id)},"skill_states":{{{skills}}},"recent_event_ids":{recent}}}'
+        )
+        return encoded
+
+    def _skill_text(self, value: Any, name: str, encoded: EncodedState) -> str:
+        """A skill state whose mapping and tuple fields are stored as parts."""
+        if not (dataclasses.is_dataclass(value) and not isinstance(value, type) and _is_frozen(value)):
+            return self._text(value, name)
+        known = self._skill_texts.get(name)
+        if known is not None and known[0] is value:
+            return known[1]
+        fields = []
+        for field in dataclasses.fields(value):
+            item, path = getattr(value, field.name), f"{name}.{field.name}"
+            if isinstance(item, Mapping):
+                text = self._split_mapping(item, path, encoded)
+            elif isinstance(item, tuple):
+                text = self._split_sequence(item, path, encoded)
+            else:
+                text = self._text(item, path)
+            fields.append(f"{_dumps(field.name)}:{text}")
+        kind = type(value)
+        qualified = _dumps(f"{kind.__module__}:{kind.__qualname__}")
+        text = f'{{"{_TAG}":"dc","c":{qualified},"v":{{{",".join(fields)}}}}}'
+        self._skill_texts[name] = (value, text)
+        return text
+
+    def _split_mapping(self, value: Mapping[Any, Any], path: str, encoded: EncodedState) -> str:
+        marker = f'{{"{_TAG}":"{_ENTRIES}","p":{_dumps(path)},"k":"map"}}'
+        previous = self._split.get(path)
+        if isinstance(previous, _SplitMapping) and previous.value is value:
+            return marker
+        if not isinstance(previous, _SplitMapping):
+            encoded.resets.append(path)
+            previous = _SplitMapping({}, {})
+        earlier, key_texts = previous.value, previous.key_texts
+        look_up = earlier.get
+        changed = [key for key, item in value.items() if look_up(key, _MISSING) is not item]
+        for key in changed:
+            key_text = key_texts.get(key)
+            if key_text is None:
+                key_text = key_texts[key] = self._text(key, path + "{}")
+            encoded.upserts.append((path, key_text, self._text(value[key], path + "[]")))
+        added = sum(1 for key in changed if key not in earlier)
+        if len(value) - added != len(earlier):  # some keys are gone
+            for key in earlier.keys() - value.keys():
+                encoded.deletes.append((path, key_texts.pop(key)))
+        self._split[path] = _SplitMapping(value, key_texts)
+        return marker
+
+    def _split_sequence(self, value: tuple[Any, ...], path: str, encoded: EncodedState) -> str:
+        marker = f'{{"{_TAG}":"{_ENTRIES}","p":{_dumps(path)},"k":"tuple"}}'
+        previous = self._split.get(path)
+        if isinstance(previous, _SplitSequence) and previous.value is value:
+            return marker
+        dropped = _dropped_from_front(previous.value, value) if isinstance(previous, _SplitSequence) else None
+        if dropped is None or not isinstance(previous, _SplitSequence):
+            encoded.resets.append(path)
+            base, kept = 0, 0
+        else:
+            base, kept = previous.base + dropped, len(previous.value) - dropped
+            encoded.deletes.extend((path, str(previous.base + index)) for index in range(dropped))
+        for index in range(kept, len(value)):
+            encoded.upserts.append((path, str(base + index), self._text(value[index], path + "[]")))
+        self._split[path] = _SplitSequence(value, base)
+        return marker
 
     def _text(self, value: Any, path: str) -> str:
         if value is None or isinstance(value, bool | int | float | str):
@@ -175,15 +325,12 @@ class GroupStateEncoder:
         key = id(value)
         known = self._objects.get(key) or self._seen.get(key)
         if known is None or known[0] is not value:
-            kind = type(value)
+            opening, names = _class_texts(type(value))
             fields = ",".join(
-                f"{_dumps(field.name)}:{self._text(getattr(value, field.name), f'{path}.{field.name}')}"
-                for field in dataclasses.fields(value)
+                f"{name_text}:{self._text(getattr(value, name), f'{path}.{name}')}"
+                for name, name_text in names
             )
-            text = (
-                f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{{fields}}}}}'
-            )
-            known = (value, text)
+            known = (value, f"{opening}{fields}}}}}")
         self._seen[key] = known
         return known[1]
 
@@ -206,9 +353,54 @@ class GroupStateEncoder:
         return [text for _, text in current.values()]
 
 
+def _dropped_from_front(previous: tuple[Any, ...], value: tuple[Any, ...]) -> int | None:
+    """How many leading elements ``value`` dropped from ``previous`` before appending (None: not so)."""
+    if not previous:
+        return 0
+    for dropped in _drop_candidates(previous, value):
+        kept = len(previous) - dropped
+        if kept <= len(value) and all(map(operator.is_, previous[dropped:], value[:kept])):
+            return dropped
+    return None
+
+
+def _drop_candidates(previous: tuple[Any, ...], value: tuple[Any, ...]) -> list[int]:
+    if not value:
+        return [len(previous)]
+    candidates = [0]
+    try:
+        candidates.append(previous.index(value[0]))
+    except ValueError:
+        candidates.append(len(previous))
+    return candidates
+
+
 def _is_frozen(value: Any) -> bool:
     return bool(type(value).__dataclass_params__.frozen)
 
 
+_CLASS_TEXTS: dict[type, tuple[str, tuple[tuple[str, str], ...]]] = {}
+
+
+def _class_texts(kind: type) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A frozen dataclass's opening text up to its fields, and each field's name with its JSON text."""
+    known = _CLASS_TEXTS.get(kind)
+    if known is None:
+        opening = f'{{"{_TAG}":"dc","c":{_dumps(f"{kind.__module__}:{kind.__qualname__}")},"v":{{'
+        names = tuple((field.name, _dumps(field.name)) for field in dataclasses.fields(kind))
+        known = _CLASS_TEXTS[kind] = (opening, names)
+    return known
+
+
 def _dumps(value: Any) -> str:
+    """Compact JSON text, non-ASCII kept; strings, integers and constants without ``json.dumps``."""
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

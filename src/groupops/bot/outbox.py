@@ -17,7 +17,10 @@ SQLite: one ``UPDATE … WHERE status = 'pending' … RETURNING`` status transit
 - An answer that leaves delivery unknown (connection lost mid-request, unexpected error) →
   ``failed``: a person checks the group and resends or closes it (:func:`release_for_resend`).
 
-Crash between send and acknowledge: the row stays ``sending``. :meth:`OutboxWorker.reconcile_stuck`
+The worker records the outcomes of a round (one claimed batch) together, in one transaction
+after the sends, so it takes the store's writer lock twice per round rather than once per row.
+
+Crash between send and acknowledge: the row stays ``sending`` (at most the rows of one round). :meth:`OutboxWorker.reconcile_stuck`
 (run at worker start) looks at rows ``sending`` for longer than ``stale_after``. The group
 robot webhook has no idempotency on WeCom's side, so resending could post twice: such rows
 become ``failed`` (at most once) unless the channel's sender can confirm the outcome
@@ -29,13 +32,14 @@ from __future__ import annotations
 import functools
 import importlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,8 +69,10 @@ __all__ = [
     "compliance_decision",
     "enqueue",
     "enqueue_actions",
+    "enqueue_rows",
     "outbox_counts",
     "outbox_payload_for",
+    "outbox_rows_for",
     "release_for_resend",
 ]
 
@@ -107,13 +113,24 @@ class OutboxRouting:
 
 @dataclass(frozen=True)
 class OutboxPolicy:
-    """Retry and claiming limits of the worker."""
+    """Retry and claiming limits of the worker.
+
+    ``per_target_batch`` caps the rows of one channel and target in a round: a robot whose
+    budget is spent then costs a few claims, not a whole batch, and no group crowds out the others.
+    ``deferral_spacing_seconds``: when a robot's budget is spent, its due rows get one slot each,
+    this far apart (60 / the robot's messages per minute; WeCom: 20 → 3 s), in queue order.
+    ``min_round_interval_seconds``: :meth:`OutboxWorker.run_forever` starts a round at most this
+    often, so that rows queued by many callbacks are claimed and recorded together.
+    """
 
     max_attempts: int = 5
     backoff_base_seconds: float = 5.0
     backoff_max_seconds: float = 900.0
     batch_size: int = 20
+    per_target_batch: int = 5
     stale_after_seconds: float = 300.0
+    deferral_spacing_seconds: float = 3.0
+    min_round_interval_seconds: float = 0.1
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
@@ -201,19 +218,52 @@ def outbox_payload_for(action: Action, event_id: str = "") -> dict[str, Any]:
 
 @functools.cache
 def _insert_statement(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id``, built once per dialect."""
+    """``INSERT … ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key``, built once per dialect."""
+    table: Any = OutboxItem.__table__
     if dialect == "postgresql":
-        statement: Any = postgresql.insert(OutboxItem)
+        statement: Any = postgresql.insert(table)
     elif dialect == "sqlite":
-        statement = sqlite.insert(OutboxItem)
+        statement = sqlite.insert(table)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported stores
         raise ConfigurationError(f"the outbox does not support the {dialect} dialect")
-    return statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(OutboxItem.id)
+    return statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+        table.c.idempotency_key
+    )
 
 
-def _insert_ignoring_duplicates(session: Session, values: dict[str, Any]) -> bool:
-    statement = _insert_statement(session.get_bind().dialect.name)
-    return session.execute(statement, values).first() is not None
+def _outbox_row(
+    idempotency_key: str,
+    channel: str,
+    target: str,
+    payload: Mapping[str, Any],
+    not_before: datetime | None,
+    moment: datetime,
+) -> dict[str, Any]:
+    if not idempotency_key or len(idempotency_key) > 128:
+        raise ConfigurationError("an outbox idempotency key must have 1 to 128 characters")
+    if channel not in OUTBOX_CHANNELS:
+        raise ConfigurationError(f"unknown outbox channel {channel!r}; use {', '.join(OUTBOX_CHANNELS)}")
+    return {
+        "idempotency_key": idempotency_key,
+        "channel": channel,
+        "target": target[:128],
+        "payload": dict(payload),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": max(moment, not_before) if not_before else moment,
+        "created_at": moment,
+    }
+
+
+def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert prepared outbox rows in one statement; the keys that were new (others were queued before)."""
+    if not rows:
+        return set()
+    connection = session.connection()
+    statement = _insert_statement(connection.dialect.name)
+    if len(rows) == 1:
+        return {str(key) for key in connection.execute(statement, rows[0]).scalars()}
+    return {str(key) for key in connection.execute(statement, rows).scalars()}
 
 
 def enqueue(
@@ -227,22 +277,29 @@ def enqueue(
     now: datetime | None = None,
 ) -> bool:
     """Add one outgoing message; False (and nothing changes) when the key is already queued."""
-    if not idempotency_key or len(idempotency_key) > 128:
-        raise ConfigurationError("an outbox idempotency key must have 1 to 128 characters")
-    if channel not in OUTBOX_CHANNELS:
-        raise ConfigurationError(f"unknown outbox channel {channel!r}; use {', '.join(OUTBOX_CHANNELS)}")
-    moment = now or utc_now()
-    values = {
-        "idempotency_key": idempotency_key,
-        "channel": channel,
-        "target": target[:128],
-        "payload": dict(payload),
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": max(moment, not_before) if not_before else moment,
-        "created_at": moment,
-    }
-    return _insert_ignoring_duplicates(session, values)
+    row = _outbox_row(idempotency_key, channel, target, payload, not_before, now or utc_now())
+    return bool(enqueue_rows(session, [row]))
+
+
+def outbox_rows_for(
+    actions: Iterable[Action],
+    routing: OutboxRouting | None = None,
+    *,
+    event_id: str = "",
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows of the outgoing actions among ``actions`` (sends and admin notices)."""
+    chosen, moment = routing or OutboxRouting(), now or utc_now()
+    rows: list[dict[str, Any]] = []
+    for action in actions:
+        if action.kind not in OUTBOX_ACTION_KINDS or not action.text.strip():
+            continue
+        if not action.idempotency_key:
+            raise ConfigurationError(f"action {action.kind} has no idempotency key")
+        channel, target = chosen.route(action)
+        payload = outbox_payload_for(action, event_id)
+        rows.append(_outbox_row(action.idempotency_key, channel, target, payload, action.not_before, moment))
+    return rows
 
 
 def enqueue_actions(
@@ -254,19 +311,7 @@ def enqueue_actions(
     now: datetime | None = None,
 ) -> int:
     """Queue the outgoing actions among ``actions`` (sends and admin notices); returns how many were new."""
-    chosen = routing or OutboxRouting()
-    added = 0
-    for action in actions:
-        if action.kind not in OUTBOX_ACTION_KINDS or not action.text.strip():
-            continue
-        if not action.idempotency_key:
-            raise ConfigurationError(f"action {action.kind} has no idempotency key")
-        channel, target = chosen.route(action)
-        payload = outbox_payload_for(action, event_id)
-        added += enqueue(
-            session, action.idempotency_key, channel, target, payload, not_before=action.not_before, now=now
-        )
-    return added
+    return len(enqueue_rows(session, outbox_rows_for(actions, routing, event_id=event_id, now=now)))
 
 
 def outbox_counts(database: Database) -> dict[str, int]:
@@ -327,6 +372,9 @@ class OutboxWorker:
         self._compliance = compliance
         self._on_sent = on_sent
         self._wake = threading.Event()
+        self._acks: list[tuple[_Claimed, dict[str, Any]]] = []
+        self._blocked_until: dict[tuple[str, str], datetime] = {}  # robots out of budget, until when
+        self._next_slot: dict[tuple[str, str], datetime] = {}  # their next free deferral slot
 
     def wake(self) -> None:
         """New rows were queued: end the current idle wait of :meth:`run_forever` now."""
@@ -334,18 +382,34 @@ class OutboxWorker:
 
     # -- claiming --------------------------------------------------------------------------
     def _due(self, now: datetime) -> Select[Any]:
-        return (
-            select(OutboxItem.id)
+        """Ids of the oldest due rows, at most ``per_target_batch`` of each channel and target."""
+        order = (OutboxItem.next_attempt_at, OutboxItem.id)
+        rank = func.row_number().over(partition_by=(OutboxItem.channel, OutboxItem.target), order_by=order)
+        ranked = (
+            select(OutboxItem.id, OutboxItem.next_attempt_at, rank.label("rank"))
             .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
-            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .subquery()
+        )
+        return (
+            select(ranked.c.id)
+            .where(ranked.c.rank <= self.policy.per_target_batch)
+            .order_by(ranked.c.next_attempt_at, ranked.c.id)
             .limit(self.policy.batch_size)
         )
 
     def _claim(self, now: datetime) -> list[_Claimed]:
         transition = dict(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
         with serialized_writes(self.database), self.database.session() as session:
+            self._slot_rows_of_spent_robots(session, now)
             if session.get_bind().dialect.name == "postgresql":
-                ids: list[int] = list(session.scalars(self._due(now).with_for_update(skip_locked=True)))
+                locked = (
+                    select(OutboxItem.id)
+                    .where(
+                        OutboxItem.id.in_(self._due(now).scalar_subquery()), OutboxItem.status == "pending"
+                    )
+                    .with_for_update(skip_locked=True)
+                )
+                ids: list[int] = list(session.scalars(locked))
                 if ids:
                     session.execute(update(OutboxItem).where(OutboxItem.id.in_(ids)).values(**transition))
             else:
@@ -368,13 +432,45 @@ class OutboxWorker:
             )
             return [_Claimed(row[0], row[1], row[2], row[3], dict(row[4] or {}), row[5]) for row in rows]
 
+    def _slot_rows_of_spent_robots(self, session: Session, now: datetime) -> None:
+        """Rows queued since for a robot known to be out of budget: their slots, without a claim."""
+        if not self._blocked_until:
+            return
+        table: Any = OutboxItem.__table__
+        spacing = timedelta(seconds=self.policy.deferral_spacing_seconds)
+        waiting = session.connection().execute(
+            select(table.c.id, table.c.channel, table.c.target)
+            .where(
+                table.c.status == "pending",
+                table.c.next_attempt_at <= now,
+                tuple_(table.c.channel, table.c.target).in_(bindparam("spent", expanding=True)),
+            )
+            .order_by(table.c.id),
+            {"spent": list(self._blocked_until)},
+        )
+        moves = []
+        for row_id, channel, target in waiting:
+            key = (channel, target)
+            slot = max(self._blocked_until[key], self._next_slot.get(key, now))
+            moves.append({"row_id": row_id, "at": slot})
+            self._next_slot[key] = slot + spacing
+        if moves:
+            session.connection().execute(_deferral_statement(), moves)
+
     # -- one round ---------------------------------------------------------------------------
     def run_once(self) -> WorkerReport:
-        """Claim one batch of due rows and deliver each; returns the counts."""
+        """Claim one batch of due rows, deliver each, then record every outcome in one transaction."""
         report = WorkerReport()
         blocked: dict[tuple[str, str], timedelta] = {}
-        for item in self._claim(self._clock()):
+        self._acks = []
+        now = self._clock()
+        self._blocked_until = {key: until for key, until in self._blocked_until.items() if until > now}
+        self._next_slot = {key: slot for key, slot in self._next_slot.items() if key in self._blocked_until}
+        blocked.update((key, until - now) for key, until in self._blocked_until.items())  # no send attempt
+        targets: set[tuple[str, str]] = set()
+        for item in self._claim(now):
             report.claimed += 1
+            targets.add((item.channel, item.target))
             wait = blocked.get((item.channel, item.target))
             if wait is not None:  # its robot has no budget left: no send attempt, no attempt counted
                 self._finish(item, "pending", error="robot budget spent", delay=wait, uncount=True)
@@ -383,24 +479,51 @@ class OutboxWorker:
                 outcome = self._deliver(item, report, blocked)
             field_name = {"retry": "retried", "defer": "deferred"}.get(outcome, outcome)
             setattr(report, field_name, getattr(report, field_name) + 1)
-        for (channel, target), wait in blocked.items():
-            self._defer_target(channel, target, wait)
+        self._record_round({key: wait for key, wait in blocked.items() if key in targets})
         return report
 
-    def _defer_target(self, channel: str, target: str, wait: timedelta) -> None:
-        """Push every due row of a target whose robot budget is spent past the wait, in one statement."""
-        until = self._clock() + wait
+    def _record_round(self, blocked: dict[tuple[str, str], timedelta]) -> None:
+        """The round's acknowledgements and budget deferrals: one transaction, one statement per shape."""
+        acks, self._acks = self._acks, []
+        if not acks and not blocked:
+            return
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for _, values in acks:
+            shapes.setdefault(tuple(sorted(values)), []).append(values)
         with serialized_writes(self.database), self.database.session() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(
-                    OutboxItem.channel == channel,
-                    OutboxItem.target == target,
-                    OutboxItem.status == "pending",
-                    OutboxItem.next_attempt_at < until,
-                )
-                .values(next_attempt_at=until)
-            )
+            connection = session.connection()
+            for names, rows in shapes.items():
+                connection.execute(_ack_statement(names), rows)
+            for (channel, target), wait in blocked.items():
+                self._defer_target(session, channel, target, wait)
+                self._blocked_until[(channel, target)] = self._clock() + wait
+        if self._on_sent is not None:
+            for item, values in acks:
+                if values["status"] == "sent":
+                    self._on_sent(item.idempotency_key, item.payload)
+
+    def _defer_target(self, session: Session, channel: str, target: str, wait: timedelta) -> None:
+        """Give the due rows of a target whose robot budget is spent their own later slots.
+
+        In queue order, after the target's rows that already wait (or from when the budget
+        returns), ``deferral_spacing_seconds`` apart: a token that returns then finds about one
+        row due, and rows queued meanwhile go to the end without moving the others.
+        """
+        table: Any = OutboxItem.__table__
+        now, spacing = self._clock(), timedelta(seconds=self.policy.deferral_spacing_seconds)
+        of_target = (table.c.channel == channel, table.c.target == target, table.c.status == "pending")
+        connection = session.connection()
+        last = connection.execute(
+            select(func.max(table.c.next_attempt_at)).where(*of_target, table.c.next_attempt_at > now)
+        ).scalar()
+        slot = max(now + wait, last + spacing) if last is not None else now + wait
+        due = connection.execute(
+            select(table.c.id).where(*of_target, table.c.next_attempt_at <= now).order_by(table.c.id)
+        ).scalars()
+        moves = [{"row_id": row_id, "at": slot + spacing * position} for position, row_id in enumerate(due)]
+        if moves:
+            connection.execute(_deferral_statement(), moves)
+        self._next_slot[(channel, target)] = slot + spacing * len(moves)
 
     def run_until_idle(self, max_rounds: int = 1000) -> WorkerReport:
         """Run rounds until nothing due is left (or ``max_rounds``)."""
@@ -416,9 +539,14 @@ class OutboxWorker:
         """Reconcile stuck rows, then deliver until ``stop`` is set."""
         self.reconcile_stuck()
         while not stop.is_set():
-            if self.run_once().claimed == 0:
+            started = time.monotonic()
+            report = self.run_once()
+            if report.claimed == report.deferred:  # nothing claimed, or only rows still out of budget
                 self._wake.wait(poll_seconds)
                 self._wake.clear()
+            pause = self.policy.min_round_interval_seconds - (time.monotonic() - started)
+            if pause > 0:  # let new rows gather: a round's cost is mostly per round, not per row
+                stop.wait(pause)
 
     def _deliver(
         self, item: _Claimed, report: WorkerReport, blocked: dict[tuple[str, str], timedelta] | None = None
@@ -444,8 +572,6 @@ class OutboxWorker:
                 report.problems.append((item.idempotency_key, f"{type(error).__name__}: {error}"))
             return outcome
         self._finish(item, "sent", remote_id=receipt.remote_id)
-        if self._on_sent is not None:
-            self._on_sent(item.idempotency_key, item.payload)
         return "sent"
 
     @staticmethod
@@ -489,22 +615,16 @@ class OutboxWorker:
         delay: timedelta | None = None,
         uncount: bool = False,
     ) -> None:
+        """Note the item's outcome; the round records all of them together (:meth:`_record_round`)."""
         now = self._clock()
-        values: dict[str, Any] = {"status": status}
+        values: dict[str, Any] = {"row_id": item.id, "status": status, "uncount": 1 if uncount else 0}
         if status == "sent":
             values |= {"sent_at": now, "wecom_msgid": remote_id, "last_error": None}
         if error is not None:
             values["last_error"] = error[:_MAX_ERROR_CHARS]
         if delay is not None:
             values["next_attempt_at"] = now + delay
-        if uncount:
-            values["attempts"] = OutboxItem.attempts - 1
-        with serialized_writes(self.database), self.database.session() as session:
-            session.execute(
-                update(OutboxItem)
-                .where(OutboxItem.id == item.id, OutboxItem.status == "sending")
-                .values(**values)
-            )
+        self._acks.append((item, values))
 
     # -- crash recovery --------------------------------------------------------------------
     def reconcile_stuck(self, *, stale_after: timedelta | None = None) -> ReconcileReport:
@@ -541,6 +661,21 @@ class OutboxWorker:
                 "idempotency on WeCom's side); check the group, then release_for_resend() or leave it closed"
             )
             report.needs_review.append(item.idempotency_key)
+
+
+@functools.cache
+def _deferral_statement() -> Any:
+    table: Any = OutboxItem.__table__
+    return update(table).where(table.c.id == bindparam("row_id")).values(next_attempt_at=bindparam("at"))
+
+
+@functools.cache
+def _ack_statement(names: tuple[str, ...]) -> Any:
+    """``UPDATE … WHERE id = :row_id AND status = 'sending'`` setting ``names`` (attempts − :uncount)."""
+    table: Any = OutboxItem.__table__
+    values: dict[str, Any] = {name: bindparam(name) for name in names if name not in ("row_id", "uncount")}
+    values["attempts"] = table.c.attempts - bindparam("uncount")
+    return update(table).where(table.c.id == bindparam("row_id"), table.c.status == "sending").values(values)
 
 
 def _never_reached(error: Exception) -> bool:

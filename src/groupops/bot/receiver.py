@@ -6,8 +6,9 @@ with ``app.include_router(router, prefix="/wecom/callback")``.
 - ``GET`` — URL verification: checks ``msg_signature`` and answers the decrypted ``echostr``.
 - ``POST`` — an encrypted event: it is verified, decrypted, parsed, logged under a dedupe key
   (``bot_callback_events``) and applied once; WeCom's retries of the same callback are
-  answered ``success`` without acting again. The answer comes as soon as the event is
-  applied (well inside WeCom's 5 seconds); archive pulls run after the answer.
+  answered ``success`` without acting again. A group text message is handed to the bot
+  service's group-commit applier and answered ``success`` only after the transaction holding
+  it has committed; other callbacks run in the thread pool. Archive pulls run after the answer.
 
 Events:
 
@@ -25,24 +26,29 @@ Events:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, cast, runtime_checkable
+from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 import pyarrow as pa
-from fastapi import APIRouter, BackgroundTasks, Query, Request
-from fastapi.responses import PlainTextResponse
-from sqlalchemy import Table, select, update
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from groupops.bot.core import Event, EventKind
 from groupops.bot.service import BotService, ServiceResult, serialized_writes
@@ -69,9 +75,12 @@ __all__ = [
     "ARCHIVE_SUFFIXES",
     "ArchiveBatch",
     "ArchiveFetcher",
+    "CallbackEndpoint",
+    "CallbackFastPath",
     "CallbackOutcome",
     "CallbackProcessor",
     "DirectoryArchiveFetcher",
+    "SubmittedCallback",
     "crypto_from_settings",
     "is_external_user_id",
     "pull_archive",
@@ -215,16 +224,119 @@ class _CallbackJournal:
 
     def __init__(self, processor: CallbackProcessor, outcome: CallbackOutcome) -> None:
         self.processor, self.outcome = processor, outcome
+        self.book = processor._log_book
         self.claimed = False
+        self.takeover_id: int | None = None
+        self.attempts = 1
+        self.received_at: datetime | None = None
 
     def begin(self, session: Session) -> bool:
-        self.claimed = self.processor._claim_log(session, self.outcome.dedupe_key, self.outcome.event)
-        return self.claimed
+        return self.book.begin_all(session, [self])[0]
 
     def finish(self, session: Session, result: ServiceResult) -> None:
-        if self.claimed:
-            self.outcome.bot_results[:] = [result]
-            self.processor._finish_log(session, self.outcome)
+        self.book.finish_all(session, [(self, result)])
+
+
+class _CallbackLogBook:
+    """Claims and finishes the callback-log rows of a whole batch of message callbacks.
+
+    Claiming reads the batch's keys in one query: a key that is ``done`` (or ``processing``
+    within its lease, or a second copy in the same batch) is a duplicate; a new key gets its
+    row inserted already ``done`` when the batch commits; a ``failed`` or abandoned row is
+    taken over. Another process inserting the same key meanwhile makes the insert fail, the
+    batch is rolled back and applied again, and then finds the row ``done``.
+    """
+
+    def __init__(self, processor: CallbackProcessor) -> None:
+        self.processor = processor
+
+    def begin_all(self, session: Session, journals: Sequence[_CallbackJournal]) -> list[bool]:
+        now = self.processor._clock()
+        keys = [journal.outcome.dedupe_key for journal in journals]
+        table = _LOG_TABLE
+        query = select(table.c.dedupe_key, table.c.id, table.c.status, table.c.attempts, table.c.received_at)
+        query = query.where(table.c.dedupe_key.in_(bindparam("keys", expanding=True)))
+        existing = {row[0]: row for row in session.connection().execute(query, {"keys": keys})}
+        seen: set[str] = set()
+        for journal, key in zip(journals, keys, strict=True):
+            journal.claimed = key not in seen and _claimable(existing.get(key), now)
+            row = existing.get(key)
+            journal.takeover_id = row.id if journal.claimed and row is not None else None
+            journal.attempts = row.attempts + 1 if journal.claimed and row is not None else 1
+            journal.received_at = now
+            seen.add(key)
+        return [journal.claimed for journal in journals]
+
+    def finish_all(
+        self, session: Session, finished: Sequence[tuple[_CallbackJournal, ServiceResult]]
+    ) -> None:
+        now = self.processor._clock()
+        inserts, updates = [], []
+        for journal, result in finished:
+            journal.outcome.bot_results[:] = [result]
+            values = {
+                "dedupe_key": journal.outcome.dedupe_key,
+                "event": journal.outcome.event,
+                "status": "done",
+                "attempts": journal.attempts,
+                "received_at": journal.received_at or now,
+                "processed_at": now,
+                "detail": _log_detail(journal.outcome),
+                "error": None,
+            }
+            if journal.takeover_id is None:
+                inserts.append(values)
+            else:
+                updates.append(values | {"row_id": journal.takeover_id})
+        connection = session.connection()
+        if inserts:
+            connection.execute(_LOG_TABLE.insert(), inserts)
+        if updates:
+            connection.execute(_log_takeover_statement(), updates)
+
+
+def _claimable(row: Any, now: datetime) -> bool:
+    """A message callback may be applied: no row yet, a failed one, or one abandoned past its lease."""
+    if row is None:
+        return True
+    if row.status == "done":
+        return False
+    in_progress = (now - row.received_at).total_seconds() < _PROCESSING_LEASE_SECONDS
+    return not (row.status == "processing" and in_progress)
+
+
+@functools.cache
+def _log_takeover_statement() -> Any:
+    table = _LOG_TABLE
+    columns = ("status", "attempts", "received_at", "processed_at", "detail", "error")
+    return (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+def _log_detail(outcome: CallbackOutcome) -> dict[str, Any]:
+    return {
+        "facts_written": outcome.facts_written,
+        "bot_events": [result.event_id for result in outcome.bot_results],
+        "actions_enqueued": sum(result.enqueued for result in outcome.bot_results),
+        "archive_pull_requested": outcome.archive_pull_requested,
+    }
+
+
+@dataclass
+class SubmittedCallback:
+    """A message callback queued for the group-commit applier; ``future`` resolves after its commit."""
+
+    outcome: CallbackOutcome
+    future: Future[ServiceResult]
+    journal: _CallbackJournal
+
+    def finished(self) -> CallbackOutcome:
+        """The outcome, once ``future`` has completed without an error."""
+        self.outcome.duplicate = not self.journal.claimed
+        return self.outcome
 
 
 class CallbackProcessor:
@@ -244,6 +356,7 @@ class CallbackProcessor:
         self._clock = clock
         self._zone = ZoneInfo(workspace.settings.timezone)
         self._pull_lock = threading.Lock()
+        self._log_book = _CallbackLogBook(self)
 
     def process(self, plain_xml: str) -> CallbackOutcome:
         """Apply one decrypted callback (a repeat of a done one changes nothing)."""
@@ -262,6 +375,47 @@ class CallbackProcessor:
             raise
         self._finish(outcome)
         return outcome
+
+    def submit(self, plain_xml: str) -> SubmittedCallback | None:
+        """Queue a group text message for the service's group-commit applier (None for other callbacks).
+
+        Wait for ``future``; on an error call :meth:`record_failure` (WeCom will retry).
+        """
+        prepared = self._prepared_message(plain_xml)
+        if prepared is None:
+            return None
+        bot_event, journal = prepared
+        return SubmittedCallback(journal.outcome, self.service.submit(bot_event, journal), journal)
+
+    async def apply_message(self, plain_xml: str) -> CallbackOutcome | None:
+        """Apply a group text message through the applier, on the event loop (None for other callbacks).
+
+        Returns once the transaction holding it has committed; a failure is recorded in the
+        callback log (in the thread pool) and raised.
+        """
+        prepared = self._prepared_message(plain_xml)
+        if prepared is None:
+            return None
+        bot_event, journal = prepared
+        try:
+            await self.service.apply(bot_event, journal)
+        except Exception as error:
+            await run_in_threadpool(self.record_failure, journal.outcome, error)
+            raise
+        journal.outcome.duplicate = not journal.claimed
+        return journal.outcome
+
+    def _prepared_message(self, plain_xml: str) -> tuple[Event, _CallbackJournal] | None:
+        event = parse_callback_event(plain_xml)
+        bot_event = self._message_event(event)
+        if bot_event is None:
+            return None
+        outcome = CallbackOutcome(_dedupe_key(plain_xml, event), _event_name(event))
+        return bot_event, _CallbackJournal(self, outcome)
+
+    def record_failure(self, outcome: CallbackOutcome, error: BaseException) -> None:
+        """After a failed message callback: keep a ``failed`` log row saying why (best effort)."""
+        self._record_failure(outcome, f"{type(error).__name__}: {error}")
 
     def _process_message(self, bot_event: Event, outcome: CallbackOutcome) -> CallbackOutcome:
         """The hot path: callback log, bot state, outbox rows and projections in one transaction."""
@@ -321,12 +475,7 @@ class CallbackProcessor:
             self._finish_log(session, outcome, error=error)
 
     def _finish_log(self, session: Session, outcome: CallbackOutcome, *, error: str | None = None) -> None:
-        detail = {
-            "facts_written": outcome.facts_written,
-            "bot_events": [result.event_id for result in outcome.bot_results],
-            "actions_enqueued": sum(result.enqueued for result in outcome.bot_results),
-            "archive_pull_requested": outcome.archive_pull_requested,
-        }
+        detail = _log_detail(outcome)
         session.execute(
             update(_LOG_TABLE)
             .where(_LOG_TABLE.c.dedupe_key == outcome.dedupe_key)
@@ -560,29 +709,105 @@ def _plain(text: str, status_code: int = 200) -> PlainTextResponse:
     return PlainTextResponse(text, status_code=status_code)
 
 
+class CallbackEndpoint:
+    """The callback's answers, shared by the FastAPI routes and :class:`CallbackFastPath`."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        *,
+        crypto: WeComCrypto | None = None,
+        processor: CallbackProcessor | None = None,
+        fetcher: ArchiveFetcher | None = None,
+    ) -> None:
+        self.workspace, self.fetcher = workspace, fetcher
+        self._crypto, self._processor = crypto, processor
+        self._lock = threading.Lock()
+
+    def crypto(self) -> WeComCrypto:
+        with self._lock:
+            if self._crypto is None:
+                self._crypto = crypto_from_settings(self.workspace)
+            return self._crypto
+
+    def processor(self) -> CallbackProcessor:
+        with self._lock:
+            if self._processor is None:
+                self._processor = CallbackProcessor(self.workspace, fetcher=self.fetcher)
+            return self._processor
+
+    async def _processor_now(self) -> CallbackProcessor:
+        if self._processor is not None:
+            return self._processor
+        return await run_in_threadpool(self.processor)  # the first build loads the skills
+
+    async def respond(self, body: bytes, query: Mapping[str, str]) -> Response:
+        """Verify, decrypt and parse here; a group text message goes to the group-commit applier."""
+        params = _callback_params(query)
+        if params is None:
+            return _plain("msg_signature, timestamp and nonce are required query parameters", 422)
+        if len(body) > MAX_CALLBACK_XML_BYTES:
+            return _plain("-40002 ParseXml_Error: body too large", 413)
+        try:
+            plain = self.crypto().decrypt_message(body.decode("utf-8", "replace"), *params)
+            processor = await self._processor_now()
+            outcome = await processor.apply_message(plain)
+        except (WeComCryptoError, InputFormatError, ConfigurationError) as error:
+            return _refusal(error)
+        except Exception as error:  # answer 500 so that WeCom retries; the log row says why
+            log.exception("WeCom callback failed")
+            return _plain(f"callback failed: {error}", 500)
+        if outcome is None:
+            return await run_in_threadpool(_handle_other, processor, plain)
+        return _plain("success")
+
+
+class CallbackFastPath:
+    """ASGI middleware answering ``POST path`` itself, before routing and dependency solving.
+
+    Add it with ``app.add_middleware(CallbackFastPath, endpoint=…, path="/wecom/callback")``;
+    every other request goes on to the app (the ``GET`` verification included).
+    """
+
+    def __init__(self, app: ASGIApp, *, endpoint: CallbackEndpoint, path: str = "/wecom/callback") -> None:
+        self.app, self.endpoint, self.path = app, endpoint, path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != self.path:
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive, MAX_CALLBACK_XML_BYTES + 1)
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+        response = await self.endpoint.respond(body, query)
+        await response(scope, receive, send)
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The request body, cut after ``limit`` bytes (the rest is read and dropped)."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        if size < limit:
+            chunks.append(chunk[: limit - size])
+        size += len(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 def wecom_callback_router(
     workspace: Workspace,
     *,
     crypto: WeComCrypto | None = None,
     processor: CallbackProcessor | None = None,
     fetcher: ArchiveFetcher | None = None,
+    endpoint: CallbackEndpoint | None = None,
 ) -> APIRouter:
     """The callback routes (``GET`` verification, ``POST`` events); mount with a prefix."""
     router = APIRouter(tags=["wecom"])
-    state: dict[str, Any] = {"crypto": crypto, "processor": processor}
-    lock = threading.Lock()
-
-    def current_crypto() -> WeComCrypto:
-        with lock:
-            if state["crypto"] is None:
-                state["crypto"] = crypto_from_settings(workspace)
-            return state["crypto"]
-
-    def current_processor() -> CallbackProcessor:
-        with lock:
-            if state["processor"] is None:
-                state["processor"] = CallbackProcessor(workspace, fetcher=fetcher)
-            return state["processor"]
+    answers = endpoint or CallbackEndpoint(workspace, crypto=crypto, processor=processor, fetcher=fetcher)
 
     @router.get("", response_class=PlainTextResponse, summary="WeCom callback URL verification")
     def verify_url(
@@ -592,47 +817,51 @@ def wecom_callback_router(
         echostr: str = Query(..., max_length=4096),
     ) -> PlainTextResponse:
         try:
-            return _plain(current_crypto().verify_url(msg_signature, timestamp, nonce, echostr))
+            return _plain(answers.crypto().verify_url(msg_signature, timestamp, nonce, echostr))
         except WeComCryptoError as error:
             return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
         except ConfigurationError as error:
             return _plain(str(error), 503)
 
     @router.post("", response_class=PlainTextResponse, summary="WeCom encrypted callback events")
-    async def receive_event(
-        request: Request,
-        background: BackgroundTasks,
-        msg_signature: str = Query(..., max_length=128),
-        timestamp: str = Query(..., max_length=32),
-        nonce: str = Query(..., max_length=128),
-    ) -> PlainTextResponse:
-        body = await request.body()
-        if len(body) > MAX_CALLBACK_XML_BYTES:
-            return _plain("-40002 ParseXml_Error: body too large", 413)
-        return await run_in_threadpool(_handle_post, body, msg_signature, timestamp, nonce, background)
-
-    def _handle_post(
-        body: bytes, msg_signature: str, timestamp: str, nonce: str, background: BackgroundTasks
-    ) -> PlainTextResponse:
-        try:
-            plain = current_crypto().decrypt_message(
-                body.decode("utf-8", "replace"), msg_signature, timestamp, nonce
-            )
-            outcome = current_processor().process(plain)
-        except WeComCryptoError as error:
-            return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
-        except InputFormatError as error:
-            return _plain(f"unreadable callback: {error}", 400)
-        except ConfigurationError as error:
-            return _plain(str(error), 503)
-        except Exception as error:  # answer 500 so that WeCom retries; the log row says why
-            log.exception("WeCom callback failed")
-            return _plain(f"callback failed: {error}", 500)
-        if outcome.archive_pull_requested and not outcome.duplicate:
-            background.add_task(_pull_quietly, current_processor())
-        return _plain("success")
+    async def receive_event(request: Request) -> Response:
+        """Verify, decrypt and parse; a group text message goes to the group-commit applier."""
+        return await answers.respond(await request.body(), request.query_params)
 
     return router
+
+
+def _callback_params(query: Mapping[str, str]) -> tuple[str, str, str] | None:
+    """msg_signature, timestamp, nonce: each present, non-empty and within its length limit."""
+    values = []
+    for name, limit in (("msg_signature", 128), ("timestamp", 32), ("nonce", 128)):
+        value = query.get(name)
+        if not value or len(value) > limit:
+            return None
+        values.append(value)
+    return values[0], values[1], values[2]
+
+
+def _refusal(error: Exception) -> PlainTextResponse:
+    if isinstance(error, WeComCryptoError):
+        return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
+    if isinstance(error, InputFormatError):
+        return _plain(f"unreadable callback: {error}", 400)
+    return _plain(str(error), 503)
+
+
+def _handle_other(processor: CallbackProcessor, plain: str) -> PlainTextResponse:
+    """Membership, contact and archive callbacks (their own short transactions, warehouse writes)."""
+    try:
+        outcome = processor.process(plain)
+    except (InputFormatError, ConfigurationError) as error:
+        return _refusal(error)
+    except Exception as error:  # answer 500 so that WeCom retries; the log row says why
+        log.exception("WeCom callback failed")
+        return _plain(f"callback failed: {error}", 500)
+    if outcome.archive_pull_requested and not outcome.duplicate:
+        return PlainTextResponse("success", background=BackgroundTask(_pull_quietly, processor))
+    return _plain("success")
 
 
 def _pull_quietly(processor: CallbackProcessor) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 import yaml
 from fastapi import FastAPI
 
-from groupops.bot.outbox import OutboxRouting, OutboxWorker
+from groupops.bot.outbox import OutboxPolicy, OutboxRouting, OutboxWorker
 from groupops.bot.receiver import (
     ArchiveFetcher,
+    CallbackEndpoint,
+    CallbackFastPath,
     CallbackProcessor,
     DirectoryArchiveFetcher,
     wecom_callback_router,
@@ -83,11 +85,16 @@ class BotRuntime:
         )
         self.processor = CallbackProcessor(self.workspace, service=self.service, fetcher=fetcher)
         self.scheduler = BotScheduler(self.workspace, self.service)
-        self.worker = OutboxWorker(self.workspace.database, self.senders)
+        budget = max(1, self.workspace.settings.robot_messages_per_minute)
+        policy = OutboxPolicy(deferral_spacing_seconds=60.0 / budget)
+        self.worker = OutboxWorker(self.workspace.database, self.senders, policy=policy)
         self.service.on_enqueued = self.worker.wake  # the worker starts on new rows at once
 
     def app(self) -> FastAPI:
-        """A FastAPI app with the callback at ``/wecom/callback`` and ``/healthz``; starts the jobs."""
+        """A FastAPI app with the callback at ``/wecom/callback`` and ``/healthz``; starts the jobs.
+
+        The callback ``POST`` is answered by :class:`CallbackFastPath` before routing.
+        """
 
         @asynccontextmanager
         async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -98,9 +105,9 @@ class BotRuntime:
                 self.stop()
 
         app = FastAPI(title="GroupOps bot", lifespan=lifespan)
-        app.include_router(
-            wecom_callback_router(self.workspace, processor=self.processor), prefix="/wecom/callback"
-        )
+        endpoint = CallbackEndpoint(self.workspace, processor=self.processor)
+        app.include_router(wecom_callback_router(self.workspace, endpoint=endpoint), prefix="/wecom/callback")
+        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
 
         @app.get("/healthz")
         def health() -> dict[str, str]:

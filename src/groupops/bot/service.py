@@ -1,11 +1,18 @@
 """The bot service: load a group's state, run the core on an event, store the state, queue the actions.
 
-One database transaction per event holds the new state, the outbox rows, the projections
-(member points and warnings, draws, polls, FAQ tickets) and, when the caller passes an
-:class:`EventJournal`, the callback-log row: an event is either fully applied or not at all,
-so there are no lost and no duplicated actions. The state row carries a version; a writer
-that lost a race (another process changed the group meanwhile) retries with the new state.
-On SQLite, writers of one process are serialised (SQLite has a single writer anyway).
+One database transaction holds the new state, the outbox rows, the projections (member
+points and warnings, draws, polls, FAQ tickets) and, when the caller passes an
+:class:`EventJournal`, the journal record (the receiver's callback log): an event is either
+fully applied or not at all, so there are no lost and no duplicated actions. The state row
+carries a version; a writer that lost a race (another process changed the group meanwhile)
+retries with the new state. On SQLite, writers of one process are serialised (SQLite has a
+single writer anyway).
+
+**Group commit.** :meth:`BotService.submit` hands an event to one applier thread per service;
+it drains whatever is waiting and applies all of it in *one* transaction (one statement per
+kind of row for the whole batch, one commit), then resolves every event's future. A batch that
+fails as a whole is applied again one event at a time, so one bad event never takes the others
+down with it. :meth:`BotService.handle` applies one event in the caller's thread.
 
 The hot path is lean: SQLAlchemy Core statements only, the group's last state kept in memory
 (reloaded only when another writer moved its version), and the state's JSON text written
@@ -14,42 +21,53 @@ incrementally (:class:`~groupops.bot._codec.GroupStateEncoder`).
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import logging
+import queue
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, is_dataclass
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from typing import cast as cast_table
 
 from sqlalchemy import JSON as SqlJSON
-from sqlalchemy import Table, Text, bindparam, cast, insert, select, update
+from sqlalchemy import Table, Text, bindparam, cast, delete, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from groupops.bot._codec import GroupStateEncoder, decode_group_state
+from groupops.bot._codec import EncodedState, GroupStateEncoder, StoredEntry, decode_group_state
 from groupops.bot._locks import serialized_writes
 from groupops.bot.core import Action, BotOutcome, Event, GroupBotState, GroupProfile, handle_event
-from groupops.bot.outbox import OutboxRouting, enqueue_actions
+from groupops.bot.outbox import OutboxRouting, enqueue_rows, outbox_rows_for
 from groupops.bot.skills import SkillRegistry
 from groupops.config import Settings
 from groupops.errors import StoreError
 from groupops.store.database import Database
 from groupops.store.models import GROUP_KINDS, Group
 from groupops.store.models.base import utc_now
-from groupops.store.models.bot import BotDraw, BotGroupState, BotMemberState, BotPoll
+from groupops.store.models.bot import BotDraw, BotGroupState, BotGroupStateEntry, BotMemberState, BotPoll
 from groupops.store.workspace import record_audit
 
-__all__ = ["BotService", "EventJournal", "ServiceResult", "serialized_writes"]
+__all__ = ["BotService", "EventJournal", "JournalBook", "ServiceResult", "serialized_writes"]
+
+log = logging.getLogger(__name__)
 
 _MAX_CONFLICT_RETRIES = 8
 _LEDGER_ENTRIES_KEPT = 400
+_APPLIER_IDLE_SECONDS = 2.0
 _MEMBER_TABLE = cast_table(Table, BotMemberState.__table__)
 _STATE_TABLE = cast_table(Table, BotGroupState.__table__)
+_GROUP_TABLE = cast_table(Table, Group.__table__)
+_ENTRY_TABLE = cast_table(Table, BotGroupStateEntry.__table__)
+_RETRYABLE = (IntegrityError, OperationalError)
 
 
 class _StateConflict(Exception):
-    """Another writer changed the group's state between our read and our write."""
+    """Another writer changed a group's state between our read and our write."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +93,21 @@ class EventJournal(Protocol):
         ...
 
 
+class JournalBook(Protocol):
+    """Claims and finishes the records of many journals with one statement each (group commit).
+
+    A journal with a ``book`` attribute is written through it instead of ``begin``/``finish``.
+    """
+
+    def begin_all(self, session: Session, journals: Sequence[Any]) -> list[bool]:
+        """Claim each journal's record; False for those already applied (or twice in the list)."""
+        ...
+
+    def finish_all(self, session: Session, finished: Sequence[tuple[Any, ServiceResult]]) -> None:
+        """Mark the claimed records done, in the batch's transaction."""
+        ...
+
+
 ProfileSource = Callable[[Session, str], GroupProfile]
 
 
@@ -83,6 +116,36 @@ class _CachedGroup:
     version: int
     state: GroupBotState
     encoder: GroupStateEncoder
+
+
+@dataclass
+class _Pending:
+    """One event waiting to be applied, with its journal and (when submitted) its future."""
+
+    event: Event
+    journal: EventJournal | None = None
+    future: Future[ServiceResult] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    waiter: asyncio.Future[ServiceResult] | None = None
+
+
+@dataclass
+class _Applied:
+    """An event run through the core inside the batch; its result is known after the inserts."""
+
+    pending: _Pending
+    actions: tuple[Action, ...] = ()
+    keys: tuple[str, ...] = ()
+    duplicate: bool = False
+
+
+@dataclass
+class _Batch:
+    """The writes of one batch that go out as one statement per kind."""
+
+    now: datetime
+    outbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    members: _MemberChanges = field(default_factory=lambda: _MemberChanges())
 
 
 class BotService:
@@ -98,6 +161,7 @@ class BotService:
         profile_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_enqueued: Callable[[], None] | None = None,
+        batch_max_events: int = 256,
     ) -> None:
         self.database = database
         self.settings = settings or Settings()
@@ -105,26 +169,37 @@ class BotService:
         self.registry = registry
         self.profile_overrides = {key: dict(value) for key, value in (profile_overrides or {}).items()}
         self.on_enqueued = on_enqueued
+        self.batch_max_events = max(1, batch_max_events)
         self._clock = clock
         self._cache: dict[str, _CachedGroup] = {}
-        self._group_locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._apply_lock = threading.Lock()
         self._dialect = database.engine.dialect.name
         self._update: Any = None
+        self._inbox: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._applier: threading.Thread | None = None
+        self._applier_guard = threading.Lock()
 
     # -- profiles -------------------------------------------------------------------------------
     def profile_for(self, session: Session, group_id: str) -> GroupProfile:
         """The group's profile: the stored group (kind, name, admins), the settings, then overrides."""
-        row = session.execute(
-            select(Group.name, Group.kind, Group.admins).where(Group.id == group_id)
-        ).first()
+        return self._profiles(session, [group_id])[group_id]
+
+    def _profiles(self, session: Session, group_ids: Sequence[str]) -> dict[str, GroupProfile]:
+        table = _GROUP_TABLE
+        statement = select(table.c.id, table.c.name, table.c.kind, table.c.admins).where(
+            table.c.id.in_(bindparam("ids", expanding=True))
+        )
+        rows = {row[0]: row for row in session.connection().execute(statement, {"ids": list(group_ids)})}
+        return {group_id: self._profile(group_id, rows.get(group_id)) for group_id in group_ids}
+
+    def _profile(self, group_id: str, row: Any) -> GroupProfile:
         fields: dict[str, Any] = {
             "group_id": group_id,
             "timezone": self.settings.timezone,
             "quiet_hours": self.settings.quiet_hours,
         }
         if row is not None:
-            name, kind, admins = row
+            _, name, kind, admins = row
             fields["name"] = name or ""
             fields["admin_ids"] = tuple(admins or ())
             if kind in GROUP_KINDS:
@@ -135,95 +210,239 @@ class BotService:
 
     # -- events ---------------------------------------------------------------------------------
     def handle(self, event: Event, journal: EventJournal | None = None) -> ServiceResult:
-        """Apply ``event``: journal, state, outbox rows and projections in one transaction.
+        """Apply ``event`` now: journal, state, outbox rows and projections in one transaction.
 
         Replays (an event id already in the state, or a journal that says so) do nothing.
         """
-        with self._group_lock(event.group_id):
-            for _ in range(_MAX_CONFLICT_RETRIES):
-                try:
-                    with serialized_writes(self.database):
-                        result = self._handle_once(event, journal)
-                except (_StateConflict, IntegrityError, OperationalError):
-                    self._cache.pop(event.group_id, None)
-                    continue
-                if result.enqueued and self.on_enqueued is not None:
-                    self.on_enqueued()
-                return result
-        raise StoreError(
-            f"bot state of group {event.group_id} kept changing; event {event.event_id} not applied"
-        )
+        with self._apply_lock:
+            result = self._apply_alone(_Pending(event, journal))
+        if isinstance(result, BaseException):
+            raise result
+        if result.enqueued and self.on_enqueued is not None:
+            self.on_enqueued()
+        return result
+
+    def submit(self, event: Event, journal: EventJournal | None = None) -> Future[ServiceResult]:
+        """Queue ``event`` for the group-commit applier; the future resolves after the commit holding it."""
+        future: Future[ServiceResult] = Future()
+        self._enqueue(_Pending(event, journal, future))
+        return future
+
+    async def apply(self, event: Event, journal: EventJournal | None = None) -> ServiceResult:
+        """:meth:`submit` for an event loop: the waiters of a batch are woken with one loop call."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[ServiceResult] = loop.create_future()
+        self._enqueue(_Pending(event, journal, loop=loop, waiter=waiter))
+        return await waiter
+
+    def _enqueue(self, pending: _Pending) -> None:
+        with self._applier_guard:
+            self._inbox.put(pending)
+            if self._applier is None:
+                self._applier = threading.Thread(target=self._run_applier, daemon=True, name="bot-applier")
+                self._applier.start()
 
     def state_of(self, group_id: str) -> GroupBotState:
         """The stored state of a group (a fresh one before its first event)."""
         with self.database.session() as session:
             stored = session.scalar(select(BotGroupState.state).where(BotGroupState.group_id == group_id))
-            return decode_group_state(group_id, stored)
+            entries = _stored_entries(session, [group_id]).get(group_id, [])
+            return decode_group_state(group_id, stored, entries=entries)
 
-    def _group_lock(self, group_id: str) -> threading.Lock:
-        with self._guard:
-            return self._group_locks.setdefault(group_id, threading.Lock())
+    # -- the applier ----------------------------------------------------------------------------
+    def _run_applier(self) -> None:
+        """Drain the inbox batch by batch; stop after an idle spell (``submit`` starts a new one)."""
+        while True:
+            try:
+                first = self._inbox.get(timeout=_APPLIER_IDLE_SECONDS)
+            except queue.Empty:
+                with self._applier_guard:
+                    if self._inbox.empty():
+                        self._applier = None
+                        return
+                continue
+            batch = [first]
+            while len(batch) < self.batch_max_events:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            self._run_batch(batch)
 
-    def _handle_once(self, event: Event, journal: EventJournal | None) -> ServiceResult:
+    def _run_batch(self, batch: list[_Pending]) -> None:
+        try:
+            with self._apply_lock:
+                outcomes = self._apply(batch)
+        except BaseException as error:  # never leave a waiter hanging
+            outcomes = [error] * len(batch)
+        enqueued = any(not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes)
+        if enqueued and self.on_enqueued is not None:
+            self.on_enqueued()
+        waiters: dict[asyncio.AbstractEventLoop, list[tuple[Any, ServiceResult | BaseException]]] = {}
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if pending.loop is not None:
+                waiters.setdefault(pending.loop, []).append((pending.waiter, outcome))
+            elif pending.future is not None:
+                _settle(pending.future, outcome)
+        for loop, settled in waiters.items():
+            try:
+                loop.call_soon_threadsafe(_wake_waiters, settled)
+            except RuntimeError:  # the loop has closed: nobody waits any more
+                log.warning("an event loop closed before %d bot results were delivered", len(settled))
+
+    def _apply(self, batch: list[_Pending]) -> list[ServiceResult | BaseException]:
+        """All of ``batch`` in one transaction; when that fails, each event on its own."""
+        if len(batch) == 1:
+            return [self._apply_alone(batch[0])]
+        try:
+            return list(self._apply_with_retries(batch))
+        except Exception as error:
+            log.warning("bot batch of %d events failed (%s); applying them one by one", len(batch), error)
+        return [self._apply_alone(pending) for pending in batch]
+
+    def _apply_alone(self, pending: _Pending) -> ServiceResult | BaseException:
+        try:
+            return self._apply_with_retries([pending])[0]
+        except Exception as error:
+            return error
+
+    def _apply_with_retries(self, batch: list[_Pending]) -> list[ServiceResult]:
+        for _ in range(_MAX_CONFLICT_RETRIES):
+            try:
+                with serialized_writes(self.database):
+                    return self._apply_once(batch)
+            except (_StateConflict, *_RETRYABLE):
+                self._forget(batch)
+            except BaseException:
+                self._forget(batch)  # the encoders ran ahead of what was rolled back
+                raise
+        groups = ", ".join(sorted({pending.event.group_id for pending in batch}))
+        raise StoreError(f"bot state of group {groups} kept changing; events not applied")
+
+    def _forget(self, batch: list[_Pending]) -> None:
+        for pending in batch:
+            self._cache.pop(pending.event.group_id, None)
+
+    def _apply_once(self, batch: list[_Pending]) -> list[ServiceResult]:
+        """One transaction: journals, states, outbox rows, projections; the cache moves after the commit."""
         with self.database.session() as session:
-            if journal is not None and not journal.begin(session):
-                return ServiceResult(event.event_id, event.group_id, (), 0, duplicate=True)
-            cached = self._load(session, event.group_id)
-            outcome = handle_event(
-                cached.state, event, self.profile_for(session, event.group_id), self.registry
+            claimed = _begin_journals(session, batch)
+            group_ids = sorted(
+                {pending.event.group_id for pending, ok in zip(batch, claimed, strict=True) if ok}
             )
-            if outcome.duplicate:
-                result = ServiceResult(event.event_id, event.group_id, (), 0, duplicate=True)
-            else:
-                now = self._clock()
-                self._store(session, event.group_id, cached, outcome.state, now)
-                enqueued = enqueue_actions(
-                    session, outcome.actions, self.routing, event_id=event.event_id, now=now
-                )
-                _apply_projections(session, event, cached.state, outcome, now)
-                result = ServiceResult(event.event_id, event.group_id, outcome.actions, enqueued)
-            if journal is not None:
-                journal.finish(session, result)
-        if not result.duplicate:
-            cached.version, cached.state = cached.version + 1, outcome.state
-            self._cache[event.group_id] = cached
-        return result
+            loaded = self._load(session, group_ids)
+            profiles = self._profiles(session, group_ids) if group_ids else {}
+            working = {group_id: cached.state for group_id, cached in loaded.items()}
+            writes = _Batch(self._clock())
+            applied = [
+                self._run_core(session, pending, working, profiles, writes)
+                if ok
+                else _Applied(pending, duplicate=True)
+                for pending, ok in zip(batch, claimed, strict=True)
+            ]
+            changed = [group_id for group_id in group_ids if working[group_id] is not loaded[group_id].state]
+            self._store(session, changed, loaded, working, writes.now)
+            new_keys = enqueue_rows(session, writes.outbox_rows)
+            writes.members.flush(session, writes.now)
+            results = [_result(item, new_keys) for item in applied]
+            _finish_journals(session, batch, claimed, results)
+        for group_id in changed:
+            cached = loaded[group_id]
+            self._cache[group_id] = _CachedGroup(cached.version + 1, working[group_id], cached.encoder)
+        return results
 
-    def _load(self, session: Session, group_id: str) -> _CachedGroup:
-        query = select(BotGroupState.version).where(BotGroupState.group_id == group_id)
+    def _run_core(
+        self,
+        session: Session,
+        pending: _Pending,
+        working: dict[str, GroupBotState],
+        profiles: dict[str, GroupProfile],
+        writes: _Batch,
+    ) -> _Applied:
+        event = pending.event
+        before = working[event.group_id]
+        outcome = handle_event(before, event, profiles[event.group_id], self.registry)
+        if outcome.duplicate:
+            return _Applied(pending, duplicate=True)
+        working[event.group_id] = outcome.state
+        rows = outbox_rows_for(outcome.actions, self.routing, event_id=event.event_id, now=writes.now)
+        writes.outbox_rows.extend(rows)
+        _apply_projections(session, writes.members, event, before, outcome, writes.now)
+        return _Applied(pending, outcome.actions, tuple(row["idempotency_key"] for row in rows))
+
+    def _load(self, session: Session, group_ids: list[str]) -> dict[str, _CachedGroup]:
+        """The groups' states: versions in one query (locked on PostgreSQL), states only where stale."""
+        if not group_ids:
+            return {}
+        table = _STATE_TABLE
+        query = (
+            select(table.c.group_id, table.c.version)
+            .where(table.c.group_id.in_(bindparam("ids", expanding=True)))
+            .order_by(table.c.group_id)
+        )
         if self._dialect == "postgresql":
             query = query.with_for_update()
-        version = session.scalar(query)
-        if version is None:
-            return _CachedGroup(0, GroupBotState(group_id), GroupStateEncoder())
-        cached = self._cache.get(group_id)
-        if cached is not None and cached.version == version:
-            return cached
-        stored = session.scalar(select(BotGroupState.state).where(BotGroupState.group_id == group_id))
-        return _CachedGroup(version, decode_group_state(group_id, stored), GroupStateEncoder())
+        connection = session.connection()
+        versions = {row[0]: row[1] for row in connection.execute(query, {"ids": group_ids})}
+        loaded: dict[str, _CachedGroup] = {}
+        stale: list[str] = []
+        for group_id in group_ids:
+            version, cached = versions.get(group_id), self._cache.get(group_id)
+            if version is None:
+                loaded[group_id] = _CachedGroup(0, GroupBotState(group_id), GroupStateEncoder())
+            elif cached is not None and cached.version == version:
+                loaded[group_id] = cached
+            else:
+                stale.append(group_id)
+        if stale:
+            states = select(table.c.group_id, table.c.state).where(
+                table.c.group_id.in_(bindparam("ids", expanding=True))
+            )
+            entries = _stored_entries(session, stale)
+            for group_id, stored in connection.execute(states, {"ids": stale}):
+                group_state = decode_group_state(group_id, stored, entries=entries.get(group_id, []))
+                loaded[group_id] = _CachedGroup(versions[group_id], group_state, GroupStateEncoder())
+        return loaded
 
     def _store(
-        self, session: Session, group_id: str, cached: _CachedGroup, state: GroupBotState, now: datetime
+        self,
+        session: Session,
+        group_ids: list[str],
+        loaded: dict[str, _CachedGroup],
+        working: dict[str, GroupBotState],
+        now: datetime,
     ) -> None:
-        encoded_text = cached.encoder.encode(state)
-        version = cached.version
-        if version == 0:
-            dialect_insert = (postgresql if self._dialect == "postgresql" else sqlite).insert(_STATE_TABLE)
-            inserted = session.execute(
-                dialect_insert.values(
-                    group_id=group_id, state=self._json_text(encoded_text), version=1, updated_at=now
-                )
-                .on_conflict_do_nothing()
-                .returning(_STATE_TABLE.c.group_id)
-            ).first()
-            if inserted is None:
-                raise _StateConflict(group_id)
-            return
-        result: Any = session.execute(
-            self._update_statement(), {"g": group_id, "v": version, "s": encoded_text, "n": now}
+        """Write the changed groups' states: new rows inserted, the others updated on their version."""
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        parts: list[tuple[str, EncodedState]] = []
+        for group_id in group_ids:
+            cached = loaded[group_id]
+            encoded = cached.encoder.encode_parts(working[group_id])
+            parts.append((group_id, encoded))
+            values = {"g": group_id, "v": cached.version, "s": encoded.text, "n": now}
+            (updates if cached.version else inserts).append(values)
+        connection = session.connection()
+        if inserts:
+            inserted = connection.execute(self._insert_statement(), inserts).scalars().all()
+            if len(inserted) != len(inserts):
+                raise _StateConflict(group_ids)
+        if updates:
+            result: Any = connection.execute(self._update_statement(), updates)
+            if result.rowcount != len(updates):
+                raise _StateConflict(group_ids)
+        _write_entries(session, parts)
+
+    def _insert_statement(self) -> Any:
+        dialect = postgresql if self._dialect == "postgresql" else sqlite
+        return (
+            dialect.insert(_STATE_TABLE)
+            .values(
+                group_id=bindparam("g"), state=self._json_param("s"), version=1, updated_at=bindparam("n")
+            )
+            .on_conflict_do_nothing()
+            .returning(_STATE_TABLE.c.group_id)
         )
-        if result.rowcount != 1:
-            raise _StateConflict(group_id)
 
     def _update_statement(self) -> Any:
         """The optimistic state update, built once (parameters g, v, s, n)."""
@@ -237,13 +456,109 @@ class BotService:
         return self._update
 
     def _json_param(self, name: str) -> Any:
+        """Already-encoded JSON text bound to the JSON column (no second serialisation)."""
         value = bindparam(name, type_=Text)
         return cast(value, SqlJSON) if self._dialect == "postgresql" else value
 
-    def _json_text(self, text: str) -> Any:
-        """Bind already-encoded JSON text to the JSON column (no second serialisation)."""
-        value = bindparam(None, text, type_=Text)
-        return cast(value, SqlJSON) if self._dialect == "postgresql" else value
+
+def _wake_waiters(settled: list[tuple[Any, ServiceResult | BaseException]]) -> None:
+    """On the waiters' event loop: hand each its result (a cancelled waiter is skipped)."""
+    for waiter, outcome in settled:
+        if not waiter.done():
+            _settle(waiter, outcome)
+
+
+def _settle(future: Any, outcome: ServiceResult | BaseException) -> None:
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
+
+
+def _stored_entries(session: Session, group_ids: list[str]) -> dict[str, list[StoredEntry]]:
+    """The stored parts of the groups' states, in stored order."""
+    table = _ENTRY_TABLE
+    query = (
+        select(table.c.group_id, table.c.path, table.c.entry_key, table.c.value)
+        .where(table.c.group_id.in_(bindparam("ids", expanding=True)))
+        .order_by(table.c.id)
+    )
+    entries: dict[str, list[StoredEntry]] = {}
+    for group_id, path, key, value in session.connection().execute(query, {"ids": group_ids}):
+        entries.setdefault(group_id, []).append((path, key, value))
+    return entries
+
+
+def _write_entries(session: Session, parts: list[tuple[str, EncodedState]]) -> None:
+    """Replaced collections cleared, dropped elements deleted, new and changed ones upserted."""
+    table, connection = _ENTRY_TABLE, session.connection()
+    resets = [{"g": group_id, "p": path} for group_id, encoded in parts for path in encoded.resets]
+    deletes = [{"g": g, "p": path, "k": key} for g, encoded in parts for path, key in encoded.deletes]
+    upserts = [
+        {"group_id": g, "path": path, "entry_key": key, "value": value}
+        for g, encoded in parts
+        for path, key, value in encoded.upserts
+    ]
+    where = (table.c.group_id == bindparam("g"), table.c.path == bindparam("p"))
+    if resets:
+        connection.execute(delete(table).where(*where), resets)
+    if deletes:
+        connection.execute(delete(table).where(*where, table.c.entry_key == bindparam("k")), deletes)
+    if upserts:
+        connection.execute(_upsert_entry_statement(connection.dialect.name), upserts)
+
+
+@functools.cache
+def _upsert_entry_statement(dialect: str) -> Any:
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(_ENTRY_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=["group_id", "path", "entry_key"], set_={"value": statement.excluded.value}
+    )
+
+
+def _result(item: _Applied, new_keys: set[str]) -> ServiceResult:
+    event = item.pending.event
+    if item.duplicate:
+        return ServiceResult(event.event_id, event.group_id, (), 0, duplicate=True)
+    enqueued = sum(1 for key in item.keys if key in new_keys)
+    return ServiceResult(event.event_id, event.group_id, item.actions, enqueued)
+
+
+def _begin_journals(session: Session, batch: list[_Pending]) -> list[bool]:
+    """Claim every journal of the batch (journals with a ``book`` in one go); True where none."""
+    claimed = [True] * len(batch)
+    books: dict[int, tuple[JournalBook, list[int]]] = {}
+    for index, pending in enumerate(batch):
+        journal = pending.journal
+        book = getattr(journal, "book", None)
+        if journal is None:
+            continue
+        if book is None:
+            claimed[index] = journal.begin(session)
+        else:
+            books.setdefault(id(book), (book, []))[1].append(index)
+    for book, indices in books.values():
+        flags = book.begin_all(session, [batch[index].journal for index in indices])
+        for index, flag in zip(indices, flags, strict=True):
+            claimed[index] = flag
+    return claimed
+
+
+def _finish_journals(
+    session: Session, batch: list[_Pending], claimed: list[bool], results: list[ServiceResult]
+) -> None:
+    books: dict[int, tuple[JournalBook, list[tuple[Any, ServiceResult]]]] = {}
+    for pending, ok, result in zip(batch, claimed, results, strict=True):
+        journal = pending.journal
+        if journal is None or not ok:
+            continue
+        book = getattr(journal, "book", None)
+        if book is None:
+            journal.finish(session, result)
+        else:
+            books.setdefault(id(book), (book, []))[1].append((journal, result))
+    for book, finished in books.values():
+        book.finish_all(session, finished)
 
 
 # --- projections ------------------------------------------------------------------------------
@@ -258,33 +573,65 @@ _MEMBER_DEFAULTS: dict[str, Any] = {
 }
 
 
-def _update_member(
+class _MemberChanges:
+    """Member projection changes of a batch: one read of the rows, then one write per kind of change."""
+
+    def __init__(self) -> None:
+        self._changes: list[tuple[tuple[str, str], Callable[[Mapping[str, Any]], dict[str, Any]]]] = []
+
+    def change(
+        self, group_id: str, member_id: str, change: Callable[[Mapping[str, Any]], dict[str, Any]]
+    ) -> None:
+        """Apply ``change`` to the member's row (defaults when new) at :meth:`flush`, in order."""
+        self._changes.append(((group_id, member_id), change))
+
+    def flush(self, session: Session, now: datetime) -> None:
+        if not self._changes:
+            return
+        table, connection = _MEMBER_TABLE, session.connection()
+        pairs = list(dict.fromkeys(pair for pair, _ in self._changes))
+        query = select(table).where(
+            tuple_(table.c.group_id, table.c.member_id).in_(bindparam("pairs", expanding=True))
+        )
+        rows = {
+            (row["group_id"], row["member_id"]): dict(row)
+            for row in connection.execute(query, {"pairs": pairs}).mappings()
+        }
+        written: dict[tuple[str, str], set[str]] = {}
+        for pair, change in self._changes:
+            row = rows.get(pair)
+            if row is None:
+                row = rows[pair] = _MEMBER_DEFAULTS | {"id": None, "group_id": pair[0], "member_id": pair[1]}
+            values = change(row) | {"updated_at": now}
+            row.update(values)
+            written.setdefault(pair, set()).update(values)
+        self._changes.clear()
+        _write_members(session, [rows[pair] for pair in written if rows[pair]["id"] is None], written, rows)
+
+
+def _write_members(
     session: Session,
-    group_id: str,
-    member_id: str,
-    now: datetime,
-    change: Callable[[Mapping[str, Any]], dict[str, Any]],
-    *columns: str,
+    new_rows: list[dict[str, Any]],
+    written: dict[tuple[str, str], set[str]],
+    rows: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
-    """Read ``columns`` of the member's row (defaults when new), apply ``change``, write it back."""
-    table = _MEMBER_TABLE
-    row = (
-        session.execute(
-            select(table.c.id, *(table.c[name] for name in columns)).where(
-                table.c.group_id == group_id, table.c.member_id == member_id
-            )
+    """New members inserted in one statement; existing ones updated, one statement per set of columns."""
+    table, connection = _MEMBER_TABLE, session.connection()
+    if new_rows:
+        connection.execute(insert(table), [{k: v for k, v in row.items() if k != "id"} for row in new_rows])
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for pair, columns in written.items():
+        row = rows[pair]
+        if row["id"] is not None:
+            names = tuple(sorted(columns))
+            by_columns.setdefault(names, []).append({"row_id": row["id"], **{n: row[n] for n in names}})
+    for names, values in by_columns.items():
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("row_id"))
+            .values({name: bindparam(name) for name in names})
         )
-        .mappings()
-        .first()
-    )
-    current: Mapping[str, Any] = dict(row) if row is not None else _MEMBER_DEFAULTS
-    values = change(current) | {"updated_at": now}
-    if row is None:
-        session.execute(
-            insert(table).values(_MEMBER_DEFAULTS | values | {"group_id": group_id, "member_id": member_id})
-        )
-    else:
-        session.execute(update(table).where(table.c.id == row["id"]).values(values))
+        connection.execute(statement, values)
 
 
 def _fixed(values: dict[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
@@ -299,35 +646,37 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_ready(item) for item in value]
     if is_dataclass(value) and not isinstance(value, type):
-        return _json_ready(asdict(value))
+        return {field.name: _json_ready(getattr(value, field.name)) for field in fields(value)}
     return value
 
 
 def _apply_projections(
-    session: Session, event: Event, previous: GroupBotState, outcome: BotOutcome, now: datetime
+    session: Session,
+    members: _MemberChanges,
+    event: Event,
+    previous: GroupBotState,
+    outcome: BotOutcome,
+    now: datetime,
 ) -> None:
     skills, before = outcome.state.skill_states, previous.skill_states
     for action in outcome.actions:
         if action.kind == "award_points" and action.member_id:
-            _project_points(session, action, skills.get("checkin"), now)
+            _project_points(members, action, skills.get("checkin"))
         elif action.kind == "open_ticket" and action.member_id:
-            _project_ticket(session, event, action, now)
+            _project_ticket(session, members, event, action)
         elif (
             action.skill == "group_rules"
             and event.member_id
             and action.kind in ("send_text", "notify_admins")
         ):
-            _update_member(
-                session,
+            members.change(
                 event.group_id,
                 event.member_id,
-                now,
                 lambda row: {"rule_warnings": row["rule_warnings"] + 1, "last_warning_at": event.occurred_at},
-                "rule_warnings",
             )
         elif action.kind == "send_private_text" and action.skill == "care" and action.member_id:
             cared = _fixed({"last_cared_on": event.occurred_at.date()})
-            _update_member(session, event.group_id, action.member_id, now, cared)
+            members.change(event.group_id, action.member_id, cared)
         elif action.kind == "remove_member":
             record_audit(
                 session, "bot", "bot.remove_member.requested", "member", action.member_id or "", **action.data
@@ -338,7 +687,7 @@ def _apply_projections(
         _project_polls(session, event.group_id, skills.get("outfit_poll"), now)
 
 
-def _project_points(session: Session, action: Action, checkins: Any, now: datetime) -> None:
+def _project_points(members: _MemberChanges, action: Action, checkins: Any) -> None:
     assert action.member_id is not None
     entries = [_json_ready(entry) for entry in action.data.get("entries", ())]
     record = getattr(checkins, "members", {}).get(action.member_id)
@@ -357,18 +706,13 @@ def _project_points(session: Session, action: Action, checkins: Any, now: dateti
             }
         return values
 
-    _update_member(session, action.group_id, action.member_id, now, change, "points_balance", "points_ledger")
+    members.change(action.group_id, action.member_id, change)
 
 
-def _project_ticket(session: Session, event: Event, action: Action, now: datetime) -> None:
+def _project_ticket(session: Session, members: _MemberChanges, event: Event, action: Action) -> None:
     assert action.member_id is not None
-    _update_member(
-        session,
-        action.group_id,
-        action.member_id,
-        now,
-        lambda row: {"faq_tickets_opened": row["faq_tickets_opened"] + 1},
-        "faq_tickets_opened",
+    members.change(
+        action.group_id, action.member_id, lambda row: {"faq_tickets_opened": row["faq_tickets_opened"] + 1}
     )
     try:
         from groupops.store.models.ops import Ticket

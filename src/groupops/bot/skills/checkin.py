@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +45,11 @@ class PointsLedgerEntry:
     points: int
     reason: str
     balance_after: int
+
+
+def _entry_fields(entry: PointsLedgerEntry) -> dict[str, Any]:
+    """The entry's fields (its values are immutable, so no deep copy is needed)."""
+    return {item.name: getattr(entry, item.name) for item in fields(entry)}
 
 
 @dataclass(frozen=True)
@@ -125,7 +130,10 @@ class CheckInSkill(Skill):
             "award_points",
             event.group_id,
             member_id=event.member_id,
-            data={"entries": [asdict(entry) for entry in new_entries], "balance": record.points_balance},
+            data={
+                "entries": [_entry_fields(entry) for entry in new_entries],
+                "balance": record.points_balance,
+            },
         )
         return SkillResult(
             new_state,

@@ -4,6 +4,9 @@
   the same key is a no-op), with its delivery status and attempts.
 - ``bot_group_states``: the bot core's state of one group (JSON), versioned for optimistic
   concurrency.
+- ``bot_group_state_entries``: the elements of the state's growing collections (a member's
+  check-in record, a ledger entry, a recent event id …), one row each, so that a write of the
+  state touches only what changed.
 - ``bot_member_states``: per group and member — points, streaks, FAQ tickets, rule warnings,
   last care push — kept in step with the group state for queries and pages.
 - ``bot_draws``: each draw's public record (commitment, frozen list hash, revealed seed, winners).
@@ -26,6 +29,7 @@ __all__ = [
     "OUTBOX_STATUSES",
     "BotDraw",
     "BotGroupState",
+    "BotGroupStateEntry",
     "BotMemberState",
     "BotPoll",
     "CallbackEventLog",
@@ -69,6 +73,21 @@ class BotGroupState(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class BotGroupStateEntry(Base):
+    """One element of a collection in a group's bot state: ``path`` names the collection, rows in id order."""
+
+    __tablename__ = "bot_group_state_entries"
+    __table_args__ = (
+        UniqueConstraint("group_id", "path", "entry_key", name="uq_bot_group_state_entries_entry"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(String(128))
+    entry_key: Mapped[str] = mapped_column(Text)  # the JSON text of a mapping key, or a tuple index
+    value: Mapped[str] = mapped_column(Text)  # the element's JSON text
 
 
 class BotMemberState(Base):
