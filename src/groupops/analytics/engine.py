@@ -21,6 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -72,6 +73,28 @@ def _apply_recalls(messages: ir.Table, every_message: ir.Table) -> ir.Table:
         every_message.action == "recall", every_message.recalled_msgid.notnull()
     ).select(recalled=every_message.recalled_msgid)
     return messages.mutate(revoked=messages.revoked.fill_null(False) | messages.msgid.isin(recalls.recalled))
+
+
+_MICROSECONDS_PER_DAY = 86_400_000_000
+_SPAN_MARGIN_DAYS = 40
+_SPAN_MAX_DAYS = 30 * 366  # beyond that (odd partition months) every row is converted by ICU
+
+
+def _month_span(months: list[Any]) -> tuple[int, int] | None:
+    """Epoch microseconds around the ``YYYY-MM`` partition months (None: none, or implausible)."""
+    starts = []
+    for month in months:
+        try:
+            starts.append(date(int(str(month)[:4]), int(str(month)[5:7]), 1))
+        except (TypeError, ValueError):
+            continue
+    if not starts:
+        return None
+    first = (min(starts) - date(1970, 1, 1)).days - _SPAN_MARGIN_DAYS
+    end = (max(starts) - date(1970, 1, 1)).days + 31 + _SPAN_MARGIN_DAYS
+    if first < 1 or end - first > _SPAN_MAX_DAYS:
+        return None
+    return first * _MICROSECONDS_PER_DAY, end * _MICROSECONDS_PER_DAY
 
 
 def _checked_timezone(name: str) -> str:
@@ -238,9 +261,10 @@ class DuckDBEngine(AnalyticsEngine):
         files = "[" + ", ".join(_sql_string(path) for path in paths) + "]"
         source = f"read_parquet({files})"
         if time_column:
-            # the zone conversion runs once per row; the other columns derive from it
+            # the brand-zone time is computed once per row; the other columns derive from it
+            local = self._local_microseconds_sql(table, time_column)
             source = (
-                f"(SELECT *, timezone({_sql_string(self.timezone)}, {time_column}) AS local_time, "
+                f"(SELECT *, make_timestamp({local}) AS local_time, "
                 f"epoch_us({time_column}) AS epoch_us FROM {source})"
             )
             source = (
@@ -249,6 +273,56 @@ class DuckDBEngine(AnalyticsEngine):
             )
         self._connection.raw_sql(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {source}")
         return self._connection.table(name)
+
+    def _local_microseconds_sql(self, table: str, column: str) -> str:
+        """SQL for the brand-zone wall-clock time of ``column`` as microseconds since 1970.
+
+        ICU's ``timezone()`` per row is the costly part of a scan. Within the months of the
+        table's files (with a margin) the zone's UTC offsets are looked up once, by ICU
+        itself, and applied as a CASE on the instant; rows outside use ``timezone()``.
+        """
+        instant = f"epoch_us({column})"
+        exact = f"epoch_us(timezone({_sql_string(self.timezone)}, {column}))"
+        span = _month_span(
+            [entry.get("month") for entry in self.workspace.warehouse.manifest(table)["files"]]
+        )
+        if span is None:
+            return exact
+        first, end = span
+        steps = self._offset_steps(first, end)
+        offset = str(steps[-1][1])
+        if len(steps) > 1:
+            branches = " ".join(
+                f"WHEN {instant} < {start} THEN {steps[index][1]}"
+                for index, (start, _) in enumerate(steps[1:])
+            )
+            offset = f"CASE {branches} ELSE {offset} END"
+        return (
+            f"CASE WHEN {instant} >= {first} AND {instant} < {end} THEN {instant} + {offset} ELSE {exact} END"
+        )
+
+    def _offset_steps(self, first: int, end: int) -> list[tuple[int, int]]:
+        """(start, UTC offset) in microseconds of each stretch of one offset within [first, end).
+
+        The offset is sampled every 15 minutes; each change is located to the second (zone
+        transitions fall on whole seconds, never two within 15 minutes).
+        """
+        zone = _sql_string(self.timezone)
+        offset_at = f"epoch_us(timezone({zone}, t)) - epoch_us(t)"
+        samples = self._connection.con.execute(
+            f"SELECT epoch_us(t), {offset_at} FROM generate_series(make_timestamptz({first}), "
+            f"make_timestamptz({end}), INTERVAL 15 MINUTE) AS s(t) ORDER BY 1"
+        ).fetchall()
+        steps = [(first, int(samples[0][1]))]
+        for (before, old_offset), (after, new_offset) in zip(samples, samples[1:], strict=False):
+            if new_offset == old_offset:
+                continue
+            change = self._connection.con.execute(
+                f"SELECT min(epoch_us(t)) FROM generate_series(make_timestamptz({before}), "
+                f"make_timestamptz({after}), INTERVAL 1 SECOND) AS s(t) WHERE {offset_at} <> {old_offset}"
+            ).fetchone()
+            steps.append((int(change[0]) if change and change[0] is not None else after, int(new_offset)))
+        return steps
 
     def materialize(self, expression: ir.Table) -> ir.Table:
         name = self._next_name("kept")

@@ -145,22 +145,45 @@ def _ordered_durations(
     events: ir.Table, steps: tuple[str, ...], window: int, strict: bool, start_ok: ir.BooleanValue
 ) -> ir.Table:
     """Per event row, ``start_k``: the latest valid step-1 time of a chain ending at this step-k row."""
+    if strict:
+        return _strict_durations(events, steps, start_ok)
     table = events.mutate(start_1=ibis.ifelse((events.event == steps[0]) & start_ok, events.epoch_us, None))
     for index in range(1, len(steps)):
         previous = table[f"start_{index}"]
-        if strict:
-            rows = ibis.window(group_by=table.member_id, order_by=[table.epoch_us, table.event_id])
-            carried = ibis.ifelse(
-                table.event.lag().over(rows) == steps[index - 1], previous.lag().over(rows), None
-            )
-        else:
-            valid = ibis.ifelse(table.epoch_us - previous <= window, previous, None)
-            upto = ibis.window(group_by=table.member_id, order_by=table.epoch_us, range=(None, 0))
-            carried = valid.max().over(upto)
+        valid = ibis.ifelse(table.epoch_us - previous <= window, previous, None)
+        upto = ibis.window(group_by=table.member_id, order_by=table.epoch_us, range=(None, 0))
+        carried = valid.max().over(upto)
         table = table.mutate(
             **{f"start_{index + 1}": ibis.ifelse(table.event == steps[index], carried, None)}
         )
     return table
+
+
+def _strict_durations(events: ir.Table, steps: tuple[str, ...], start_ok: ir.BooleanValue) -> ir.Table:
+    """Strict order: a step-k row continues a chain when the k-1 rows before it are steps 1..k-1.
+
+    ``start_k`` is the time of the row k-1 places back; all the lags share one window.
+    """
+    table = events.mutate(allowed=start_ok)
+    rows = ibis.window(group_by=table.member_id, order_by=[table.epoch_us, table.event_id])
+    lagged = {
+        back: (
+            table.event.lag(back).over(rows),
+            table.epoch_us.lag(back).over(rows),
+            table.allowed.lag(back).over(rows),
+        )
+        for back in range(1, len(steps))
+    }
+    starts: dict[str, ir.Value] = {
+        "start_1": ibis.ifelse((table.event == steps[0]) & table.allowed, table.epoch_us, None)
+    }
+    for index in range(1, len(steps)):
+        chain = table.event == steps[index]
+        for back in range(1, index + 1):
+            chain = chain & (lagged[back][0] == steps[index - back])
+        chain = chain & lagged[index][2]
+        starts[f"start_{index + 1}"] = ibis.ifelse(chain, lagged[index][1], None)
+    return table.mutate(**starts)
 
 
 def _any_order_durations(

@@ -19,7 +19,6 @@ import pyarrow as pa
 from groupops.analytics.engine import AnalyticsEngine, Facts, open_engine
 from groupops.analytics.marts import (
     ATTRIBUTION_WINDOW_DAYS,
-    group_messages,
     member_daily_activity,
     membership_transitions,
     orders_attributed,
@@ -218,7 +217,7 @@ class KpiInputs:
     @classmethod
     def from_facts(cls, facts: Facts, engine: AnalyticsEngine) -> KpiInputs:
         """Compute the member-level tables from the facts once (kept by ``engine``)."""
-        activity = engine.materialize(member_daily_activity(facts, group_messages(facts)))
+        activity = engine.materialize(member_daily_activity(facts))
         return cls(
             activity=activity,
             orders=engine.materialize(orders_attributed(facts, activity)),

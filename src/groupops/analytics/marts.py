@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import ibis
 import ibis.expr.types as ir
@@ -30,28 +31,36 @@ __all__ = [
     "VALID_ORDER_STATUSES",
     "MartSpec",
     "active_member_days",
+    "active_periods",
     "brand_daily_activity",
     "countable_group_messages",
     "group_daily_activity",
+    "group_daily_from_sender_days",
     "group_messages",
     "group_health",
     "left_join_on",
     "lifecycle",
+    "lifecycle_of_periods",
     "member_daily_activity",
     "month_index_of_day",
     "membership_transitions",
     "members_present",
+    "month_label_of_day",
     "orders_attributed",
     "repeated_bodies",
     "repeated_text_messages",
     "rolling_distinct_members",
+    "sender_days",
     "staff_members",
+    "unrepeated_texts",
+    "with_previous_active_day",
 ]
 
 NON_INTERACTION_MESSAGE_TYPES = ("revoke", "switch", "agree", "disagree")
 VALID_ORDER_STATUSES = ("paid", "partially_refunded")
 PAID_ORDER_STATUSES = ("paid", "partially_refunded", "refunded")
 ATTRIBUTION_WINDOW_DAYS = 7
+EPOCH_DATE = date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -115,10 +124,42 @@ def group_messages(facts: Facts, *, with_text: bool = True, with_bodies: bool = 
     return messages.select(**columns, is_staff=is_staff)
 
 
+def sender_days(facts: Facts) -> ir.Table:
+    """The compact base of a run: per local day, group, sender and staff flag, the messages sent.
+
+    One aggregation of the countable group messages (no text read): ``messages`` counts them,
+    ``text_messages`` the text ones. Member and group activity are sums over it.
+    """
+    messages = countable_group_messages(facts.messages)
+    staff = staff_members(facts)
+    narrow = messages.select(
+        day_number=messages.day_number,
+        group_id=messages.group_id,
+        sender_id=messages.sender_id,
+        is_staff=messages.sender_is_staff.fill_null(False) | messages.sender_id.isin(staff.staff_id),
+        is_text=(messages.msgtype == "text").fill_null(False),
+    )
+    return narrow.group_by("day_number", "group_id", "sender_id", "is_staff").aggregate(
+        messages=narrow.count(), text_messages=narrow.is_text.cast("int64").sum()
+    )
+
+
 def member_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.Table:
-    """One row per member, group and day with at least one interaction."""
-    prepared = messages if messages is not None else group_messages(facts)
+    """One row per member, group and day with at least one interaction.
+
+    ``messages`` is ``group_messages`` (one row per message) or ``sender_days`` (one row per
+    sender and day); by default the activity is summed from ``sender_days(facts)``.
+    """
+    prepared = messages if messages is not None else sender_days(facts)
     customers = prepared.filter(~prepared.is_staff)
+    if "text_messages" in prepared.columns:
+        return customers.select(
+            month=month_label_of_day(customers.day_number),
+            day_number=customers.day_number,
+            group_id=customers.group_id,
+            member_id=customers.sender_id,
+            interactions=customers.messages,
+        )
     return customers.group_by(
         month=customers.month,
         day_number=customers.day_number,
@@ -130,16 +171,17 @@ def member_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.
 def orders_attributed(facts: Facts, activity: ir.Table) -> ir.Table:
     """Every order with its day, validity, net amount and group attribution."""
     orders = facts.orders.filter(facts.orders.order_id.notnull())
-    spoke = activity.select("member_id", "day_number").distinct()
+    # the buyers' activity rows are joined directly (a distinct over all activity costs more)
+    spoke = activity.select(spoke_member=activity.member_id, spoke_day=activity.day_number)
     joined = orders.join(
         spoke,
         [
-            orders.member_id == spoke.member_id,
-            spoke.day_number <= orders.day_number,
-            spoke.day_number >= orders.day_number - ATTRIBUTION_WINDOW_DAYS,
+            orders.member_id == spoke.spoke_member,
+            spoke.spoke_day <= orders.day_number,
+            spoke.spoke_day >= orders.day_number - ATTRIBUTION_WINDOW_DAYS,
         ],
     )
-    after_speaking = joined.select(attributed_order=orders.order_id).distinct()
+    after_speaking = joined.select(attributed_order=joined.order_id).distinct()
     valid = orders.status.isin(VALID_ORDER_STATUSES)
     refund = orders.refund_amount.fill_null(0.0)
     amount = orders.amount.fill_null(0.0)
@@ -165,10 +207,13 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
     """Per group and day: messages, customer and staff messages, speakers, repeated texts.
 
     A text message is *repeated* when its exact (trimmed) text occurs at least twice in the
-    group that month. ``messages`` is ``group_messages``; the texts come from its ``body``
-    column when it has one, from the facts otherwise.
+    group that month. By default the counts come from ``sender_days`` and the repetition
+    from ``unrepeated_texts``; ``messages`` (``group_messages``) counts message rows instead,
+    with the texts from its ``body`` column when it has one, from the facts otherwise.
     """
-    prepared = messages if messages is not None else group_messages(facts, with_text=False)
+    if messages is None:
+        return group_daily_from_sender_days(sender_days(facts), unrepeated_texts(facts))
+    prepared = messages
     has_bodies = "body" in prepared.columns
     repeated = repeated_bodies(prepared) if has_bodies else repeated_text_messages(facts)
     counts = prepared.group_by(
@@ -181,6 +226,58 @@ def group_daily_activity(facts: Facts, messages: ir.Table | None = None) -> ir.T
     )
     joined = left_join_on(counts, repeated, ["group_id", "month", "day_number"])
     return joined.mutate(repeated_messages=joined.repeated_messages.fill_null(0))
+
+
+def group_daily_from_sender_days(senders: ir.Table, unrepeated: ir.Table) -> ir.Table:
+    """``group_daily_activity`` summed from ``sender_days`` and ``unrepeated_texts``.
+
+    Repeated texts = text messages - the day's unrepeated ones (blank, or alone in the month).
+    """
+    # a sender's rows of one day share the flag, so customer rows with a sender are distinct speakers
+    staff = senders.is_staff
+    counts = senders.group_by("day_number", "group_id").aggregate(
+        messages=senders.messages.sum().cast("int64"),
+        customer_messages=ibis.ifelse(~staff, senders.messages, 0).sum().cast("int64"),
+        staff_messages=ibis.ifelse(staff, senders.messages, 0).sum().cast("int64"),
+        speakers=ibis.ifelse(staff.fill_null(False) | senders.sender_id.isnull(), 0, 1).sum().cast("int64"),
+        text_messages=senders.text_messages.sum().cast("int64"),
+    )
+    joined = left_join_on(counts, unrepeated, ["group_id", "day_number"])
+    return joined.select(
+        month=month_label_of_day(joined.day_number),
+        day_number=joined.day_number,
+        group_id=joined.group_id,
+        messages=joined.messages,
+        customer_messages=joined.customer_messages,
+        staff_messages=joined.staff_messages,
+        speakers=joined.speakers,
+        repeated_messages=(joined.text_messages - joined.unrepeated.fill_null(0)).cast("int64"),
+    )
+
+
+def unrepeated_texts(facts: Facts) -> ir.Table:
+    """Per group and day, the countable text messages that are not repeated.
+
+    Blank texts (null or only spaces) never count; the others are counted per (group,
+    month, trimmed text), and a text seen once that month is unrepeated on its only day.
+    One aggregation: blank texts are keyed by their day, the others by their text.
+    """
+    countable = countable_group_messages(facts.messages)
+    texts = countable.filter(countable.msgtype == "text")
+    body = texts.text.strip()
+    blank = body.isnull() | (body.length() == 0)
+    keyed = texts.select(
+        group_id=texts.group_id,
+        month_index=month_index_of_day(texts.day_number),
+        body=ibis.ifelse(blank, None, body),
+        blank_day=ibis.ifelse(blank, texts.day_number, None),
+        day_number=texts.day_number,
+    )
+    per_key = keyed.group_by("group_id", "month_index", "body", "blank_day").aggregate(
+        in_key=keyed.count(), day_number=keyed.day_number.min()
+    )
+    alone = per_key.filter(per_key.blank_day.notnull() | (per_key.in_key == 1))
+    return alone.group_by("group_id", "day_number").aggregate(unrepeated=alone.in_key.sum().cast("int64"))
 
 
 def repeated_text_messages(facts: Facts) -> ir.Table:
@@ -270,16 +367,24 @@ def active_member_days(activity: ir.Table, orders: ir.Table) -> ir.Table:
     return spoke.union(bought, distinct=True)
 
 
+def with_previous_active_day(member_days: ir.Table) -> ir.Table:
+    """``member_days`` plus ``previous_day``: the member's active day before (null for the first)."""
+    order = ibis.window(group_by=member_days.member_id, order_by=member_days.day_number)
+    return member_days.mutate(previous_day=member_days.day_number.lag().over(order))
+
+
 def rolling_distinct_members(member_days: ir.Table, calendar: ir.Table, window_days: int) -> ir.Table:
     """Distinct members active within the ``window_days`` days ending on each calendar day.
 
     Each active day covers ``[day, day + window)``; overlapping cover of one member is
-    merged with ``lag``, so a running sum of starts and ends counts each member once.
+    merged with the previous active day, so a running sum of starts and ends counts each
+    member once. ``member_days`` may already carry ``previous_day`` (``with_previous_active_day``).
     """
-    order = ibis.window(group_by=member_days.member_id, order_by=member_days.day_number)
-    previous = member_days.day_number.lag().over(order)
+    if "previous_day" not in member_days.columns:
+        member_days = with_previous_active_day(member_days)
+    previous = member_days.previous_day
     fresh = previous.isnull() | (member_days.day_number - previous >= window_days)
-    covered = member_days.mutate(
+    covered = member_days.select(
         start=ibis.ifelse(fresh, member_days.day_number, previous + window_days).cast("int64"),
         end=(member_days.day_number + window_days).cast("int64"),
     )
@@ -325,10 +430,13 @@ def brand_daily_activity(
 ) -> ir.Table:
     """Per day: DAU/WAU/MAU, stickiness, members, speakers, interactions, daily interaction rate.
 
-    ``member_days`` is ``active_member_days(activity, orders)`` when already kept.
+    ``member_days`` is ``active_member_days(activity, orders)`` when already kept (best with
+    ``previous_day``: the three rolling counts then share one window).
     """
     if member_days is None:
         member_days = active_member_days(activity, orders)
+    if "previous_day" not in member_days.columns:
+        member_days = with_previous_active_day(member_days)
     dau = rolling_distinct_members(member_days, calendar, 1).rename(dau="members")
     wau = rolling_distinct_members(member_days, calendar, 7).rename(wau="members")
     mau = rolling_distinct_members(member_days, calendar, 30).rename(mau="members")
@@ -365,14 +473,36 @@ def _ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.Float
     return ibis.ifelse(denominator > 0, numerator.cast("float64") / denominator.cast("float64"), None)
 
 
+def active_periods(member_days: ir.Table, period: str) -> ir.Table:
+    """Distinct (member_id, period_index) of active members; ``period`` is ``day``, ``week`` or ``month``.
+
+    ``period_index``: the day number, the week number since 1969-12-29 (Monday weeks) or
+    ``year * 12 + month - 1``.
+    """
+    if period == "day":
+        index = member_days.day_number.cast("int64")
+    elif period == "week":
+        index = ((member_days.day_number + 3) // 7).cast("int64")
+    elif period == "month":
+        index = month_index_of_day(member_days.day_number)
+    else:
+        raise ValueError(f"unknown period {period!r}")
+    return member_days.select(member_id=member_days.member_id, period_index=index).distinct()
+
+
 def lifecycle(member_days: ir.Table, period: str) -> ir.Table:
     """PostHog-style lifecycle per period: new, returning, resurrecting and dormant members.
 
     ``period`` is ``week`` (Monday-based) or ``month``; ``period_index`` is the week number
     since 1969-12-29 or ``year * 12 + month - 1``.
     """
-    index = _period_index(member_days, period)
-    periods = member_days.select(member_id=member_days.member_id, period_index=index).distinct()
+    if period not in ("week", "month"):
+        raise ValueError(f"unknown period {period!r}")
+    return lifecycle_of_periods(active_periods(member_days, period), period)
+
+
+def lifecycle_of_periods(periods: ir.Table, period: str) -> ir.Table:
+    """``lifecycle`` from the distinct active (member_id, period_index) of ``active_periods``."""
     order = ibis.window(group_by=periods.member_id, order_by=periods.period_index)
     marked = periods.mutate(
         previous=periods.period_index.lag().over(order), following=periods.period_index.lead().over(order)
@@ -398,26 +528,21 @@ def lifecycle(member_days: ir.Table, period: str) -> ir.Table:
     return counts.mutate(period=ibis.literal(period))
 
 
-def _period_index(table: ir.Table, period: str) -> ir.IntegerValue:
-    if period == "week":
-        return ((table.day_number + 3) // 7).cast("int64")
-    if period == "month":
-        return month_index_of_day(table.day_number)
-    raise ValueError(f"unknown period {period!r}")
+def _date_of_day(day_number: ir.IntegerValue) -> ir.TimestampValue:
+    """The calendar date of a day number (1970-01-01 plus that many days)."""
+    return ibis.literal(EPOCH_DATE) + day_number.as_interval("D")
+
+
+def month_label_of_day(day_number: ir.IntegerValue) -> ir.StringValue:
+    """``YYYY-MM`` of a day number (the ``local_month`` of the rows on that day)."""
+    return _date_of_day(day_number).strftime("%Y-%m")
 
 
 def month_index_of_day(day_number: ir.IntegerValue) -> ir.IntegerValue:
-    """``year * 12 + month - 1`` of a day number, in portable integer arithmetic (civil calendar)."""
-    # Howard Hinnant's days-to-civil algorithm, valid for every date after 1970.
-    shifted = day_number + 719468
-    era = shifted // 146097
-    day_of_era = shifted - era * 146097
-    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    month_position = (5 * day_of_year + 2) // 153
-    month = ibis.ifelse(month_position < 10, month_position + 3, month_position - 9)
-    year = year_of_era + era * 400 + ibis.ifelse(month <= 2, 1, 0)
-    return (year * 12 + month - 1).cast("int64")
+    """``year * 12 + month - 1`` of a day number (a short expression: it is inlined wherever used)."""
+    day = _date_of_day(day_number)
+    # the parts are cast: Spark computes the extracts as int whatever Ibis infers for the sum
+    return day.year().cast("int64") * 12 + day.month().cast("int64") - 1
 
 
 # -- groups -----------------------------------------------------------------------------------

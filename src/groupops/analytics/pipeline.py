@@ -17,8 +17,10 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -43,7 +45,7 @@ from groupops.analytics.kpis import (
     day_number_of,
     kpis_from_inputs,
 )
-from groupops.analytics.retention import cohort_table, monthly_churn
+from groupops.analytics.retention import cohort_table_of_periods, monthly_churn_of_periods
 from groupops.errors import StoreError
 from groupops.store.workspace import Workspace
 
@@ -68,7 +70,8 @@ class _Shared:
     """Tables several partitioned marts read, computed once per run."""
 
     facts: Facts
-    messages: ir.Table
+    senders: ir.Table  # marts.sender_days: the one aggregation of the messages
+    unrepeated: ir.Table  # marts.unrepeated_texts: the one pass over the texts
     activity: ir.Table
 
 
@@ -81,7 +84,7 @@ def _mart_orders(shared: _Shared) -> ir.Table:
 
 
 def _mart_group_daily(shared: _Shared) -> ir.Table:
-    return marts.group_daily_activity(shared.facts, shared.messages)
+    return marts.group_daily_from_sender_days(shared.senders, shared.unrepeated)
 
 
 PARTITIONED_MARTS: dict[str, tuple[dict[str, tuple[int, int]], Callable[[_Shared], ir.Table]]] = {
@@ -110,6 +113,20 @@ class PipelineResult:
     recomputed_months: dict[str, list[str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     summary_path: Path | None = None
+    # per stage of the run, wall-clock and process CPU seconds (diagnostics, not in the JSON)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the wall-clock and CPU time of the block to the stage's totals."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - wall
+            used = time.process_time() - cpu
+            self.stage_cpu_seconds[stage] = self.stage_cpu_seconds.get(stage, 0.0) + used
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,8 +185,11 @@ def _input_months(inputs: dict[str, tuple[int, int]], months: set[str]) -> dict[
 # -- writing ---------------------------------------------------------------------------------
 
 
-def _normalise(table: pa.Table) -> pa.Table:
-    """Same types on both engines (int64, float64, date32) and a deterministic row order."""
+def _normalise(table: pa.Table, *, ordered: bool = False) -> pa.Table:
+    """Same types on both engines (int64, float64, date32) and a deterministic row order.
+
+    ``ordered``: the engine already sorted the rows by ``_row_order`` (large marts).
+    """
     columns, fields = [], []
     for column_field, column in zip(table.schema, table.columns, strict=True):
         kind = column_field.type
@@ -189,7 +209,17 @@ def _normalise(table: pa.Table) -> pa.Table:
         for name, kind in zip(result.column_names, result.schema.types, strict=True)
         if not pa.types.is_floating(kind)
     ]
-    return result.sort_by(keys) if keys and result.num_rows else result
+    return result.sort_by(keys) if keys and result.num_rows and not ordered else result
+
+
+def _row_order(expression: ir.Table) -> ir.Table:
+    """``expression`` sorted by its non-float columns, nulls last: ``_normalise``'s order, in the engine."""
+    keys = [
+        ibis.asc(name, nulls_first=False)
+        for name, kind in expression.schema().items()
+        if not (kind.is_floating() or kind.is_decimal())
+    ]
+    return expression.order_by(keys) if keys else expression
 
 
 def _write_atomically(path: Path, table: pa.Table) -> None:
@@ -300,9 +330,10 @@ def _shared_tables(
             if current is not None and needed is not None:
                 current.update(needed)
     facts = _with_kept_staff(engine, engine.facts(None if full else wanted))
-    messages = engine.materialize(marts.group_messages(facts, with_text=False, with_bodies=True))
-    activity = engine.materialize(marts.member_daily_activity(facts, messages))
-    return _Shared(facts=facts, messages=messages, activity=activity)
+    senders = engine.materialize(marts.sender_days(facts))
+    unrepeated = engine.materialize(marts.unrepeated_texts(facts))
+    activity = marts.member_daily_activity(facts, senders)
+    return _Shared(facts=facts, senders=senders, unrepeated=unrepeated, activity=activity)
 
 
 def _with_kept_staff(engine: AnalyticsEngine, facts: Facts) -> Facts:
@@ -323,7 +354,8 @@ def _run_partitioned(
     if not any(months or stale for months, stale in plan.values()):
         result.recomputed_months.update({name: [] for name in plan})
         return None
-    shared = _shared_tables(engine, plan, full)
+    with result.timed("base tables (sender days, unrepeated texts)"):
+        shared = _shared_tables(engine, plan, full)
     for name, (months, stale) in plan.items():
         result.recomputed_months[name] = sorted(months)
         if not months and not stale:
@@ -333,14 +365,18 @@ def _run_partitioned(
         expression = PARTITIONED_MARTS[name][1](shared)
         if not full:
             expression = expression.filter(expression.month.isin(sorted(months)))
-        computed = engine.to_arrow(expression) if months else None
-        result.rows[name] = _write_computed(marts_dir, name, computed, months | stale)
+        with result.timed(name):
+            computed = engine.to_arrow(_row_order(expression)) if months else None
+            result.rows[name] = _write_computed(marts_dir, name, computed, months | stale)
     return shared.facts
 
 
 def _write_computed(marts_dir: Path, name: str, computed: pa.Table | None, months: set[str]) -> int:
     """Normalise a computed partitioned mart and write its ``months`` (none computed: drop them)."""
-    table = _normalise(computed) if computed is not None else pa.table({"month": pa.array([], pa.string())})
+    if computed is None:
+        table = pa.table({"month": pa.array([], pa.string())})
+    else:
+        table = _normalise(computed, ordered=True)
     return _write_partitions(marts_dir, name, table, months)
 
 
@@ -414,25 +450,27 @@ def _whole_marts(
     marts_dir: Path,
     facts: Facts,
     inputs: KpiInputs,
-    events: dict[str, ir.Table],
     span: tuple[date, date],
+    result: PipelineResult,
 ) -> dict[str, pa.Table]:
+    """Every whole mart but the funnels, from the partitioned marts and the transitions."""
     first, last = span
     calendar = _calendar(engine, first, last)
     group_daily = engine.read_parquet(
         _mart_files(marts_dir, "group_daily_activity"), _EMPTY_SCHEMAS["group_daily_activity"]
     )
-    member_days = engine.materialize(marts.active_member_days(inputs.activity, inputs.orders))
-    lifecycle = marts.lifecycle(member_days, "week").union(marts.lifecycle(member_days, "month"))
-    cohorts = (
-        cohort_table(member_days, kind="first_time", period="month", max_periods=RETENTION_MAX_MONTHS)
-        .mutate(kind=ibis.literal("first_time"))
-        .union(
-            cohort_table(
-                member_days, kind="recurring", period="month", max_periods=RETENTION_MAX_MONTHS
-            ).mutate(kind=ibis.literal("recurring"))
+    with result.timed("active member days and periods"):
+        member_days = engine.materialize(
+            marts.with_previous_active_day(marts.active_member_days(inputs.activity, inputs.orders))
         )
-    )
+        months = engine.materialize(marts.active_periods(member_days, "month"))
+        weeks = marts.active_periods(member_days, "week")
+    cohorts = [
+        cohort_table_of_periods(months, kind=kind, max_periods=RETENTION_MAX_MONTHS).mutate(
+            kind=ibis.literal(kind)
+        )
+        for kind in ("first_time", "recurring")
+    ]
     expressions = {
         "brand_daily_activity": marts.brand_daily_activity(
             inputs.activity, inputs.orders, inputs.transitions, calendar, member_days
@@ -440,12 +478,16 @@ def _whole_marts(
         "group_health": marts.group_health(
             group_daily, inputs.activity, inputs.transitions, facts.group_kinds
         ),
-        "lifecycle": lifecycle,
-        "retention_cohorts": cohorts,
-        "monthly_churn": monthly_churn(member_days),
+        "lifecycle": marts.lifecycle_of_periods(weeks, "week").union(
+            marts.lifecycle_of_periods(months, "month")
+        ),
+        "retention_cohorts": cohorts[0].union(cohorts[1]),
+        "monthly_churn": monthly_churn_of_periods(months),
     }
-    tables = {name: _normalise(engine.to_arrow(expression)) for name, expression in expressions.items()}
-    tables["funnel_steps"] = _funnel_table(engine, events)
+    tables = {}
+    for name, expression in expressions.items():
+        with result.timed(name):
+            tables[name] = _normalise(engine.to_arrow(expression))
     return tables
 
 
@@ -617,25 +659,37 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
     full = full or state.get("timezone") != engine.timezone
     result = PipelineResult(engine=engine.name, as_of=None, full=full)
     kept = _run_partitioned(engine, marts_dir, full, state.get("fingerprints", {}), new, result)
-    facts = kept if full and kept is not None else _with_kept_staff(engine, engine.facts())
-    inputs = _stored_inputs(engine, marts_dir, facts)
-    last = as_of or data_last_day(engine, facts)
-    first = _first_day(engine, inputs)
+    with result.timed("inputs, first and last day"):
+        facts = kept if full and kept is not None else _with_kept_staff(engine, engine.facts())
+        inputs = _stored_inputs(engine, marts_dir, facts)
+        last = as_of or data_last_day(engine, facts)
+        first = _first_day(engine, inputs)
     result.as_of = last
     if last is not None and first is not None:
+        _write_whole_marts_and_summary(engine, facts, inputs, (min(first, last), last), result)
+    _write_json_atomically(marts_dir / _STATE, {"timezone": engine.timezone, "fingerprints": new})
+    return result
+
+
+def _write_whole_marts_and_summary(
+    engine: AnalyticsEngine, facts: Facts, inputs: KpiInputs, span: tuple[date, date], result: PipelineResult
+) -> None:
+    marts_dir = engine.workspace.settings.marts_dir
+    tables = _whole_marts(engine, marts_dir, facts, inputs, span, result)
+    with result.timed("funnel_steps"):
         events = _kept_funnel_events(engine, facts)
-        span = (min(first, last), last)
-        for name, table in _whole_marts(engine, marts_dir, facts, inputs, events, span).items():
+        tables["funnel_steps"] = _funnel_table(engine, events)
+    with result.timed("writing whole marts"):
+        for name, table in tables.items():
             result.rows[name] = _write_whole(marts_dir, name, table)
-        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), last, events)
+    with result.timed("summary (KPIs, goals, awareness funnel)"):
+        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), span[1], events)
         document["engine"] = engine.name
         stages = funnels.awareness_funnel(engine, _summary_scope(document), inputs=inputs)
         document["awareness_funnel"] = stages.to_json()
         document["marts"] = dict(result.rows)
         _write_json_atomically(marts_dir / SUMMARY_FILE, document)
-        result.summary_path = marts_dir / SUMMARY_FILE
-    _write_json_atomically(marts_dir / _STATE, {"timezone": engine.timezone, "fingerprints": new})
-    return result
+    result.summary_path = marts_dir / SUMMARY_FILE
 
 
 def _summary_scope(document: dict[str, Any]) -> KpiScope:

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from groupops.analytics.engine import AnalyticsEngine, open_engine
 from groupops.analytics.kpis import EPOCH, KpiInputs
-from groupops.analytics.marts import active_member_days, month_index_of_day
+from groupops.analytics.marts import active_member_days, active_periods
 from groupops.errors import ConfigurationError
 from groupops.store.workspace import Workspace
 
@@ -31,9 +31,11 @@ __all__ = [
     "PERIODS",
     "RetentionResult",
     "cohort_table",
+    "cohort_table_of_periods",
     "compute_retention",
     "member_periods",
     "monthly_churn",
+    "monthly_churn_of_periods",
     "period_label",
 ]
 
@@ -43,28 +45,31 @@ PERIODS = ("day", "week", "month")
 
 def member_periods(member_days: ir.Table, period: str) -> ir.Table:
     """Distinct (member_id, period_index) of active members."""
-    if period == "day":
-        index = member_days.day_number.cast("int64")
-    elif period == "week":
-        index = ((member_days.day_number + 3) // 7).cast("int64")
-    elif period == "month":
-        index = month_index_of_day(member_days.day_number)
-    else:
+    if period not in PERIODS:
         raise ConfigurationError(f"unknown period {period!r}; choose one of {', '.join(PERIODS)}")
-    return member_days.select(member_id=member_days.member_id, period_index=index).distinct()
+    return active_periods(member_days, period)
 
 
 def _offsets(max_periods: int) -> ir.Table:
     return ibis.memtable(pa.table({"offset": pa.array(range(max_periods + 1), pa.int64())}))
 
 
-def cohort_table(member_days: ir.Table, *, kind: str, period: str, max_periods: int) -> ir.Table:
-    """Rows (cohort_index, offset, cohort_size, retained, retained_unbounded)."""
+def _check_cohorts(kind: str, max_periods: int) -> None:
     if kind not in COHORT_KINDS:
         raise ConfigurationError(f"unknown cohort kind {kind!r}; choose one of {', '.join(COHORT_KINDS)}")
     if max_periods < 0:
         raise ConfigurationError("max periods cannot be negative")
-    active = member_periods(member_days, period)
+
+
+def cohort_table(member_days: ir.Table, *, kind: str, period: str, max_periods: int) -> ir.Table:
+    """Rows (cohort_index, offset, cohort_size, retained, retained_unbounded)."""
+    _check_cohorts(kind, max_periods)
+    return cohort_table_of_periods(member_periods(member_days, period), kind=kind, max_periods=max_periods)
+
+
+def cohort_table_of_periods(active: ir.Table, *, kind: str, max_periods: int) -> ir.Table:
+    """``cohort_table`` from the distinct active (member_id, period_index) of ``member_periods``."""
+    _check_cohorts(kind, max_periods)
     span = active.group_by("member_id").aggregate(
         first=active.period_index.min(), last=active.period_index.max()
     )
@@ -105,7 +110,11 @@ def cohort_table(member_days: ir.Table, *, kind: str, period: str, max_periods: 
 
 def monthly_churn(member_days: ir.Table) -> ir.Table:
     """Per month: members active the month before, how many of them are not active this month, rate."""
-    active = member_periods(member_days, "month")
+    return monthly_churn_of_periods(member_periods(member_days, "month"))
+
+
+def monthly_churn_of_periods(active: ir.Table) -> ir.Table:
+    """``monthly_churn`` from the distinct active (member_id, period_index) months."""
     order = ibis.window(group_by=active.member_id, order_by=active.period_index)
     marked = active.mutate(following=active.period_index.lead().over(order))
     last_month = active.period_index.max().as_scalar()
