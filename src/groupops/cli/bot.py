@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from groupops.bot.console import ConsoleSession, ConsoleTurn, run_console
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.bot.console import ConsoleTurn
 
 __all__ = ["register"]
 
@@ -46,6 +47,9 @@ def console_command(
     json_output: JsonOption = False,
 ) -> None:
     """Chat with the bot as a member of GROUP (reads stdin; /help lists the helpers)."""
+    from groupops.bot.console import ConsoleSession, run_console
+    from groupops.store.workspace import Workspace
+
     interactive = sys.stdin.isatty() and not json_output
     with fail_on_errors():
         workspace = Workspace(settings_for(data))
@@ -81,6 +85,7 @@ def serve_command(
     import uvicorn
 
     from groupops.bot.runtime import BotRuntime, build_senders, load_robot_keys
+    from groupops.store.workspace import Workspace
 
     with fail_on_errors():
         workspace = Workspace(settings_for(data))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from groupops.analytics.clv import ClvFit, fit_clv_models, read_rfm_csv
 from groupops.cli._common import JsonOption, console, emit_json, fail_on_errors
+
+if TYPE_CHECKING:
+    from groupops.analytics.clv import ClvFit
 
 __all__ = ["register"]
 
@@ -35,6 +37,8 @@ RfmOption = Annotated[
 @clv_app.command("fit")
 def fit_command(rfm: RfmOption, json_output: JsonOption = False) -> None:
     """Fit BG/NBD on every customer and Gamma-Gamma on repeat buyers (needs monetary_value)."""
+    from groupops.analytics.clv import fit_clv_models, read_rfm_csv
+
     with fail_on_errors():
         fitted = fit_clv_models(read_rfm_csv(rfm))
     if json_output:

@@ -22,11 +22,11 @@ from groupops.cli._common import (
     settings_for,
 )
 from groupops.errors import InputFormatError
-from groupops.text.compliance import ComplianceResult, load_checker
 from groupops.text.labels import LABEL_FIELDS, ProductLabelReport, check_product_labels, parse_products
 
 if TYPE_CHECKING:
     from groupops.ops.compliance_scan import ArchiveScan
+    from groupops.text.compliance import ComplianceResult
 
 __all__ = ["register"]
 
@@ -74,6 +74,8 @@ def check_command(
     {"line","text","verdict","findings":[{"rule","category","term","start","end","severity","reason","suggestion"}]}
     (start/end are character offsets into the line).
     """
+    from groupops.text.compliance import load_checker
+
     with fail_on_errors():
         checker = load_checker(lexicon_dir or [])
         counts = {"violation": 0, "review": 0, "clean": 0}

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import func, select
 
-from groupops.accounts import create_user
 from groupops.cli._common import (
     DataOption,
     JsonOption,
@@ -20,13 +18,18 @@ from groupops.cli._common import (
     settings_for,
 )
 from groupops.cli._progress import step_progress
-from groupops.simulate.demo import build_demo_brand
-from groupops.store.models import User
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.store.workspace import Workspace
 
 
 def _ensure_admin(workspace: Workspace) -> str | None:
     """Create the first admin (password returned once) when there are no users yet."""
+    from sqlalchemy import func, select
+
+    from groupops.accounts import create_user
+    from groupops.store.models import User
+
     with workspace.database.session() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return None
@@ -76,6 +79,9 @@ def demo_command(
     json_output: JsonOption = False,
 ) -> None:
     """Write a demo brand's raw exports to DATA/raw, import them and compute the marts."""
+    from groupops.simulate.demo import build_demo_brand
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
 
     def on_stage(stage: str) -> None:

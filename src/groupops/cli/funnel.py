@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from groupops.analytics.funnel import FUNNEL_MODES, FunnelResult, compute_funnel
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors
 from groupops.cli.kpi import EngineOption, analytics_engine, parse_day
+
+if TYPE_CHECKING:
+    from groupops.analytics.funnel import FunnelResult
 
 __all__ = ["register"]
 
@@ -36,6 +38,8 @@ def funnel_command(
     json_output: JsonOption = False,
 ) -> None:
     """Members reaching each step within the window, step and overall conversion, time to convert."""
+    from groupops.analytics.funnel import FUNNEL_MODES, compute_funnel
+
     if mode not in FUNNEL_MODES:
         raise typer.BadParameter(f"{mode!r}: choose one of {', '.join(FUNNEL_MODES)}", param_hint="--mode")
     chosen = tuple(step.strip() for step in steps.split(",") if step.strip()) if steps else None

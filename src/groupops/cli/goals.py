@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from groupops.analytics.pipeline import goals_report
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors
 from groupops.cli.kpi import EngineOption, analytics_engine, parse_day
 
@@ -30,6 +29,8 @@ def goals_command(
     json_output: JsonOption = False,
 ) -> None:
     """Each goal's current value, expected value on its trajectory, status and weekly/daily steps."""
+    from groupops.analytics.pipeline import goals_report
+
     day = parse_day(as_of, "--as-of")
     with fail_on_errors(), analytics_engine(data, engine) as opened:
         document = goals_report(opened, as_of=day, goals_path=goals_file)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
 from groupops.cli._progress import byte_progress
-from groupops.ingest import IngestReport, ingest_files, sources
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.ingest import IngestReport
 
 _KINDS_HELP = (
     "wecom-archive (JSONL, official message format), wecom-groups (groupchat/get JSON), memotrace "
@@ -69,6 +70,9 @@ def ingest_command(
     json_output: JsonOption = False,
 ) -> None:
     """Import raw exports: bad records are quarantined, re-imports add nothing."""
+    from groupops.ingest import ingest_files, sources
+    from groupops.store.workspace import Workspace
+
     if kind not in sources():
         raise typer.BadParameter(f"unknown kind {kind!r}; choose one of: {', '.join(sorted(sources()))}")
     workspace = Workspace(settings_for(data))

@@ -6,15 +6,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from groupops.analytics.engine import ENGINE_NAMES, AnalyticsEngine, open_engine
-from groupops.analytics.kpis import KPI_NAMES, KpiReport, compute_kpis
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.analytics.engine import AnalyticsEngine
+    from groupops.analytics.kpis import KpiReport
 
 __all__ = ["EngineOption", "analytics_engine", "parse_day", "register"]
 
@@ -27,6 +28,9 @@ EngineOption = Annotated[
 @contextmanager
 def analytics_engine(data: Path | None, engine: str | None) -> Iterator[AnalyticsEngine]:
     """The workspace of ``--data`` opened on ``--engine`` (closed afterwards)."""
+    from groupops.analytics.engine import ENGINE_NAMES, open_engine
+    from groupops.store.workspace import Workspace
+
     if engine is not None and engine.lower() not in ENGINE_NAMES:
         raise typer.BadParameter(
             f"{engine!r}: choose one of {', '.join(ENGINE_NAMES)}", param_hint="--engine"
@@ -64,6 +68,8 @@ def kpi_command(
     json_output: JsonOption = False,
 ) -> None:
     """The 7 KPIs: active users, interaction rate, conversion, AOV, repurchase, churn, LTV."""
+    from groupops.analytics.kpis import compute_kpis
+
     start, end = parse_day(date_from, "--from"), parse_day(date_to, "--to")
     if start and end and start > end:
         raise typer.BadParameter(f"{start} is after {end}", param_hint="--from")
@@ -86,6 +92,8 @@ def _format(name: str, value: float | int | None) -> str:
 
 
 def _kpi_table(report: KpiReport) -> Table:
+    from groupops.analytics.kpis import KPI_NAMES
+
     scope = report.scope
     where = scope.group or scope.group_kind or "brand"
     table = Table(title=f"KPIs · {where} · {scope.date_from} → {scope.date_to}")

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
 from groupops.errors import NotFoundError
-from groupops.ops.member_intelligence import member_card, member_class_report, refresh_member_intelligence
-from groupops.ops.tasks import (
-    TASK_KINDS,
-    TASK_STATUSES,
-    complete_task,
-    export_tasks,
-    generate_tasks,
-    list_tasks,
-)
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.store.workspace import Workspace
+
+from groupops.ops.task_kinds import TASK_KINDS, TASK_STATUSES
 
 member_app = typer.Typer(
     help="One member: the six-dimension profile and what the models say.", no_args_is_help=True
@@ -43,6 +38,9 @@ def _check_choice(value: str | None, allowed: tuple[str, ...], option: str) -> N
 @member_app.command("show")
 def member_show(member_id: str, data: DataOption = None, json_output: JsonOption = False) -> None:
     """A member's profile (basic, consumption, interaction, needs, behaviour, sentiment) and model outputs."""
+    from groupops.ops.member_intelligence import member_card
+    from groupops.store.workspace import Workspace
+
     with fail_on_errors():
         card = member_card(Workspace(settings_for(data)), member_id)
     if json_output:
@@ -68,6 +66,9 @@ def members_refresh(
     as_of: AsOfOption = None, data: DataOption = None, json_output: JsonOption = False
 ) -> None:
     """Recompute profiles, classes, CLV, churn risk and recommendations; write the mart and model figures."""
+    from groupops.ops.member_intelligence import refresh_member_intelligence
+    from groupops.store.workspace import Workspace
+
     with fail_on_errors():
         run = refresh_member_intelligence(Workspace(settings_for(data)), as_of)
     if json_output:
@@ -97,6 +98,9 @@ def members_classes(
     as_of: AsOfOption = None, data: DataOption = None, json_output: JsonOption = False
 ) -> None:
     """Members per class with thresholds, the plan's strategy, and week-over-week movement."""
+    from groupops.ops.member_intelligence import member_class_report
+    from groupops.store.workspace import Workspace
+
     with fail_on_errors():
         report = member_class_report(Workspace(settings_for(data)), as_of)
     if json_output:
@@ -140,6 +144,9 @@ def tasks_list(
     """List tasks (generating today's first); `groupops tasks done TASK_ID` completes one."""
     if ctx.invoked_subcommand is not None:
         return
+    from groupops.ops.tasks import export_tasks, list_tasks
+    from groupops.store.workspace import Workspace
+
     _check_choice(kind, TASK_KINDS, "--kind")
     _check_choice(status, TASK_STATUSES, "--status")
     if export is not None and export.suffix.lower() not in (".csv", ".xlsx"):
@@ -159,6 +166,9 @@ def tasks_list(
 
 
 def _generate(workspace: Workspace) -> None:
+    from groupops.ops.member_intelligence import refresh_member_intelligence
+    from groupops.ops.tasks import generate_tasks
+
     try:
         generate_tasks(workspace)
     except NotFoundError:
@@ -190,6 +200,9 @@ def tasks_done(
     json_output: JsonOption = False,
 ) -> None:
     """Mark a task done, with an optional outcome."""
+    from groupops.ops.tasks import complete_task
+    from groupops.store.workspace import Workspace
+
     with fail_on_errors():
         task = complete_task(Workspace(settings_for(data)), task_id, outcome)
     if json_output:

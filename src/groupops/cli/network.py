@@ -6,16 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from groupops.analytics.network import NetworkResult, compute_network, read_edge_list_csv
-from groupops.analytics.network_export import EXPORT_FORMATS, export_network
-from groupops.analytics.network_warehouse import brand_graph_from_warehouse
 from groupops.cli._common import (
     DataOption,
     JsonOption,
@@ -26,9 +23,11 @@ from groupops.cli._common import (
     open_text_input,
     settings_for,
 )
-from groupops.config import Settings
 from groupops.errors import ConfigurationError
-from groupops.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from groupops.analytics.network import NetworkResult
+    from groupops.config import Settings
 
 __all__ = ["register"]
 
@@ -105,6 +104,8 @@ def network_command(
     Roles by degree-centrality rank: the top 15 % are influencers, the next 35 % spreaders, the
     rest ordinary (ties by PageRank, then id).
     """
+    from groupops.analytics.network_export import EXPORT_FORMATS, export_network
+
     settings = settings_for(data)
     shares = (
         settings.influencer_share if influencer_share is None else influencer_share,
@@ -135,6 +136,10 @@ def _compute(
     shares: tuple[float, float],
     settings: Settings,
 ) -> NetworkResult:
+    from groupops.analytics.network import compute_network, read_edge_list_csv
+    from groupops.analytics.network_warehouse import brand_graph_from_warehouse
+    from groupops.store.workspace import Workspace
+
     if edges is not None:
         if data is not None or group is not None or start is not None or end is not None:
             raise typer.BadParameter("--edges cannot be combined with --data, --group, --from or --to")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from groupops.analytics.retention import COHORT_KINDS, PERIODS, RetentionResult, compute_retention
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors
 from groupops.cli.kpi import EngineOption, analytics_engine, parse_day
+
+if TYPE_CHECKING:
+    from groupops.analytics.retention import RetentionResult
 
 __all__ = ["register"]
 
@@ -27,6 +29,8 @@ def retention_command(
     json_output: JsonOption = False,
 ) -> None:
     """Cohorts of active members: retained on period k (N-period) and on-or-after k (unbounded)."""
+    from groupops.analytics.retention import COHORT_KINDS, PERIODS, compute_retention
+
     if kind not in COHORT_KINDS:
         raise typer.BadParameter(f"{kind!r}: choose one of {', '.join(COHORT_KINDS)}", param_hint="--kind")
     if period not in PERIODS:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from groupops.analytics.pipeline import PipelineResult, run_pipeline
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, error_console, fail_on_errors
 from groupops.cli.kpi import EngineOption, analytics_engine, parse_day
-from groupops.ops.refresh import refresh_operations
+
+if TYPE_CHECKING:
+    from groupops.analytics.pipeline import PipelineResult
 
 __all__ = ["register"]
 
@@ -35,6 +36,9 @@ def run_command(
     json_output: JsonOption = False,
 ) -> None:
     """Compute every mart from the warehouse and write it under <data>/marts; then refresh operations."""
+    from groupops.analytics.pipeline import run_pipeline
+    from groupops.ops.refresh import refresh_operations
+
     day = parse_day(as_of, "--as-of")
     with fail_on_errors(), analytics_engine(data, engine) as opened:
         result = run_pipeline(opened.workspace, opened, as_of=day, full=full)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from groupops.cli._common import JsonOption, console, emit_json_lines, fail_on_errors, open_text_input
-from groupops.text.classify import MessageLabels, classify_messages, train_classifier
+
+if TYPE_CHECKING:
+    from groupops.text.classify import MessageLabels
 
 __all__ = ["register", "text_app"]
 
@@ -32,6 +34,8 @@ CorrectionsOption = Annotated[
 
 
 def _records(lines: list[str], corrections: Path | None) -> list[dict[str, Any]]:
+    from groupops.text.classify import classify_messages, train_classifier
+
     labels: list[MessageLabels]
     if corrections is None:
         labels = classify_messages(lines)

@@ -7,13 +7,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
-from groupops.ops.incidents import IncidentRules, incident_level, refresh_incidents
-from groupops.ops.tickets import refresh_tickets, sla_summary
-from groupops.store.models import Incident
-from groupops.store.workspace import Workspace
 
 RefreshOption = Annotated[
     bool,
@@ -29,6 +24,9 @@ def tickets_command(
     refresh: RefreshOption = True, data: DataOption = None, json_output: JsonOption = False
 ) -> None:
     """Questions and complaints found in the archive, SLA compliance and the unanswered list."""
+    from groupops.ops.tickets import refresh_tickets, sla_summary
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
     with fail_on_errors():
         if refresh:
@@ -54,6 +52,12 @@ def incidents_command(
     refresh: RefreshOption = True, data: DataOption = None, json_output: JsonOption = False
 ) -> None:
     """Negative incidents (spikes on one topic across members) with their 1 h / 2 h / 24 h clocks."""
+    from sqlalchemy import select
+
+    from groupops.ops.incidents import IncidentRules, incident_level, refresh_incidents
+    from groupops.store.models import Incident
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
     rules, now = IncidentRules(), datetime.now(UTC)
     with fail_on_errors():
@@ -86,6 +90,7 @@ def health_command(
     """Daily sentiment index (brand and groups) and the share of repeated promotions per group and week."""
     from groupops.ops.group_health import group_health_report
     from groupops.ops.labels import label_new_messages
+    from groupops.store.workspace import Workspace
 
     workspace = Workspace(settings_for(data))
     with fail_on_errors():

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
-from groupops.store.workspace import Workspace
 
 
 def token_command(
@@ -17,6 +16,7 @@ def token_command(
     json_output: JsonOption = False,
 ) -> None:
     """Create a bearer token for /api/v1 acting as NAME with NAME's role; it is printed once."""
+    from groupops.store.workspace import Workspace
     from groupops.web.tokens import create_api_token
 
     workspace = Workspace(settings_for(data))

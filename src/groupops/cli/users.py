@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
-from groupops.accounts import create_user, reset_password
 from groupops.cli._common import DataOption, JsonOption, console, emit_json, fail_on_errors, settings_for
-from groupops.store.models import ROLES, User
-from groupops.store.workspace import Workspace
+from groupops.roles import ROLES
 
 users_app = typer.Typer(
     help="Users and roles (admin, manager, operator, reviewer, cs, viewer).", no_args_is_help=True
@@ -29,6 +26,9 @@ def add_user(
     json_output: JsonOption = False,
 ) -> None:
     """Create a user; prints the generated password once when none is given."""
+    from groupops.accounts import create_user
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
     with fail_on_errors(), workspace.database.session() as session:
         created_password = create_user(session, name, role, password)
@@ -51,6 +51,9 @@ def reset_user_password(
     json_output: JsonOption = False,
 ) -> None:
     """Set a new password for NAME; prints the generated one once when none is given."""
+    from groupops.accounts import reset_password
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
     with fail_on_errors(), workspace.database.session() as session:
         new_password = reset_password(session, name, password)
@@ -65,6 +68,11 @@ def reset_user_password(
 @users_app.command("list")
 def list_users(data: DataOption = None, json_output: JsonOption = False) -> None:
     """List users and their roles."""
+    from sqlalchemy import select
+
+    from groupops.store.models import User
+    from groupops.store.workspace import Workspace
+
     workspace = Workspace(settings_for(data))
     with workspace.database.session() as session:
         rows = [{"name": u.name, "role": u.role, "active": u.active} for u in session.scalars(select(User))]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from groupops.cli._common import JsonOption, emit_json, error_console, open_text_input
-from groupops.wecom.crypto import WeComCrypto, WeComCryptoError, hint_for
+
+if TYPE_CHECKING:
+    from groupops.wecom.crypto import WeComCrypto
 
 __all__ = ["register"]
 
@@ -43,12 +45,20 @@ SignatureOption = Annotated[
 
 @contextmanager
 def _explain_wecom_errors() -> Iterator[None]:
+    from groupops.wecom.crypto import WeComCryptoError, hint_for
+
     try:
         yield
     except WeComCryptoError as error:
         error_console.print(f"[red]error:[/red] {error}", markup=True, highlight=False)
         error_console.print(hint_for(error.code), markup=False, highlight=False)
         raise typer.Exit(1) from error
+
+
+def _crypto(token: str, aes_key: str, receive_id: str) -> WeComCrypto:
+    from groupops.wecom.crypto import WeComCrypto
+
+    return WeComCrypto(token, aes_key, receive_id)
 
 
 @wecom_app.command("verify-url")
@@ -67,7 +77,7 @@ def verify_url_command(
 ) -> None:
     """Check a URL-verification request and print the plain echo your server must answer with."""
     with _explain_wecom_errors():
-        echo = WeComCrypto(token, aes_key, receive_id).verify_url(msg_signature, timestamp, nonce, echostr)
+        echo = _crypto(token, aes_key, receive_id).verify_url(msg_signature, timestamp, nonce, echostr)
     if json_output:
         emit_json({"echo": echo})
     else:
@@ -99,7 +109,7 @@ def decrypt_command(
             encrypt = handle.read()
     assert encrypt is not None
     with _explain_wecom_errors():
-        message = WeComCrypto(token, aes_key, receive_id).decrypt_message(
+        message = _crypto(token, aes_key, receive_id).decrypt_message(
             encrypt, msg_signature, timestamp, nonce
         )
     if json_output:

@@ -30,6 +30,7 @@ from groupops.errors import GroupOpsError, InputFormatError, NotFoundError
 from groupops.ops.member_intelligence import class_rules_for, read_member_mart
 from groupops.ops.profiles import PURCHASE_STATUSES
 from groupops.ops.segments import MemberClassRules
+from groupops.ops.task_kinds import TASK_KINDS, TASK_STATUSES
 from groupops.store.models import Group, Task
 from groupops.store.workspace import Workspace, record_audit
 from groupops.tabular_export import write_csv, write_xlsx
@@ -44,8 +45,6 @@ __all__ = [
     "list_tasks",
 ]
 
-TASK_KINDS = ("care", "winback", "koc_invite", "vip_care")
-TASK_STATUSES = ("open", "done", "skipped")
 _EXPORT_COLUMNS = (
     "id", "kind", "title", "suggestion", "member_id", "group_id", "step", "assignee", "due_at", "status",
     "outcome", "completed_at", "completed_by", "created_at",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from groupops.roles import ROLES
 from groupops.store.models.base import Base, UTCDateTime, utc_now
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
 ]
 
 GROUP_KINDS = ("brand_official", "core_user", "distributor")
-ROLES = ("admin", "manager", "operator", "reviewer", "cs", "viewer")
 
 
 class Group(Base):

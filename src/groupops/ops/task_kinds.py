@@ -1,0 +1,6 @@
+"""The kinds and statuses of operator tasks (dependency-free: the CLI's help text needs them)."""
+
+__all__ = ["TASK_KINDS", "TASK_STATUSES"]
+
+TASK_KINDS = ("care", "winback", "koc_invite", "vip_care")
+TASK_STATUSES = ("open", "done", "skipped")
