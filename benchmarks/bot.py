@@ -50,6 +50,7 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from groupops.bot.outbox import OutboxPolicy, OutboxWorker
 from groupops.bot.receiver import CallbackEndpoint, CallbackFastPath, CallbackProcessor, wecom_callback_router
+from groupops.bot.runtime import freeze_startup_heap
 from groupops.bot.service import BotService
 from groupops.config import Settings
 from groupops.store.models.base import utc_now
@@ -316,6 +317,7 @@ def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figu
         app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
         thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True, name="outbox")
         thread.start()
+        freeze_startup_heap()  # as BotRuntime.start()
         with Server(app, args.http) as base_url:
             cpu_before = time.process_time()
             outcome = _drive_load(args, base_url)

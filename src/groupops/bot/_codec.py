@@ -5,8 +5,8 @@ for plugin skills) are rebuilt; anything else in stored JSON is refused, so a ta
 cannot make the loader import or construct arbitrary objects.
 
 Stored in parts: the collections that grow with the group — every mapping or tuple held
-directly by a skill's state (check-in records by member, the points ledger, flood-check
-fingerprints …) and the recent event ids — are kept as one row per element
+directly by a skill's state (check-in records by member, flood-check fingerprints, violations
+…) and the recent event ids — are kept as one row per element
 (``bot_group_state_entries``); the state row holds a marker ``{"__t": "entries", "p": path,
 "k": "map" | "tuple"}`` in their place. :class:`GroupStateEncoder` reports which elements
 changed since its last write, so a write costs what changed, not the size of the group.
@@ -25,6 +25,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+from groupops.bot._frozenmap import FrozenMap
 from groupops.bot.core import GroupBotState
 from groupops.errors import StoreError
 
@@ -199,7 +200,8 @@ class GroupStateEncoder:
     """Encodes successive states of one group, reusing the text of unchanged parts.
 
     Bot states are immutable: a skill that changes one member's record keeps every other record
-    (and every older ledger entry) as the very same object. The encoder remembers, per place in
+    as the very same object (a :class:`~groupops.bot._frozenmap.FrozenMap` says which keys it
+    set since its shared base, so then only those are compared). The encoder remembers, per place in
     the state, the last tuple and mapping it wrote with the text of each element, and per frozen
     dataclass (by identity, holding the object so the identity cannot be reused) its text; the
     next state then costs an identity comparison per unchanged element and real encoding only
@@ -278,14 +280,16 @@ class GroupStateEncoder:
             previous = _SplitMapping({}, {})
         earlier, key_texts = previous.value, previous.key_texts
         look_up = earlier.get
-        changed = [key for key, item in value.items() if look_up(key, _MISSING) is not item]
+        shared = _shares_base(earlier, value)  # then only the overlay can differ, and no key is gone
+        items = value.overlay.items() if isinstance(value, FrozenMap) and shared else value.items()
+        changed = [key for key, item in items if look_up(key, _MISSING) is not item]
         for key in changed:
             key_text = key_texts.get(key)
             if key_text is None:
                 key_text = key_texts[key] = self._text(key, path + "{}")
             encoded.upserts.append((path, key_text, self._text(value[key], path + "[]")))
         added = sum(1 for key in changed if key not in earlier)
-        if len(value) - added != len(earlier):  # some keys are gone
+        if not shared and len(value) - added != len(earlier):  # some keys are gone
             for key in earlier.keys() - value.keys():
                 encoded.deletes.append((path, key_texts.pop(key)))
         self._split[path] = _SplitMapping(value, key_texts)
@@ -311,6 +315,9 @@ class GroupStateEncoder:
     def _text(self, value: Any, path: str) -> str:
         if value is None or isinstance(value, bool | int | float | str):
             return _dumps(value)
+        kind = type(value)
+        if kind is datetime or kind is date:  # ISO text needs no JSON escapes
+            return f'{{"{_TAG}":"{kind.__name__}","v":"{value.isoformat()}"}}'
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self._dataclass(value, path) if _is_frozen(value) else _dumps(encode_value(value))
         if isinstance(value, tuple):
@@ -351,6 +358,17 @@ class GroupStateEncoder:
             current[key] = known
         self._mappings[path] = current
         return [text for _, text in current.values()]
+
+
+def _shares_base(earlier: Mapping[Any, Any], value: Mapping[Any, Any]) -> bool:
+    """Every key where ``value`` and ``earlier`` may differ is in ``value``'s overlay (same base, and
+    ``earlier``'s overlay keys are all in it), and no key is gone."""
+    return (
+        isinstance(value, FrozenMap)
+        and isinstance(earlier, FrozenMap)
+        and value.base is earlier.base
+        and earlier.overlay.keys() <= value.overlay.keys()
+    )
 
 
 def _dropped_from_front(previous: tuple[Any, ...], value: tuple[Any, ...]) -> int | None:

@@ -209,18 +209,20 @@ def handle_event(
     skills = registry.enabled(profile.enabled_skills)
     skill_states = dict(state.skill_states)
     actions: list[Action] = []
+    # one live read-only view: each skill sees the states the skills before it left
+    context = SkillContext(
+        profile, event, GroupBotState(state.group_id, MappingProxyType(skill_states), state.recent_event_ids)
+    )
     for skill in skills:
-        context = SkillContext(profile, event, replace(state, skill_states=MappingProxyType(skill_states)))
         current = skill_states.get(skill.name)
         result = skill.handle(event, current if current is not None else skill.initial_state(), context)
         skill_states[skill.name] = result.state
         actions.extend(_keyed(event, skill.name, result.actions))
         if result.handled:
             break
-    final_context = SkillContext(profile, event, replace(state, skill_states=MappingProxyType(skill_states)))
     reviewed = tuple(actions)
     for skill in skills:
-        reviewed = skill.review(reviewed, final_context)
+        reviewed = skill.review(reviewed, context)
     recent = (*state.recent_event_ids, event.event_id)[-RECENT_EVENT_IDS_KEPT:]
     new_state = GroupBotState(state.group_id, MappingProxyType(skill_states), recent)
     return BotOutcome(new_state, reviewed)

@@ -44,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from groupops.bot._locks import serialized_writes
+from groupops.bot._raw import RawDialect, raw_dialect
 from groupops.bot.core import SEND_ACTION_KINDS, Action
 from groupops.errors import ConfigurationError, GroupOpsError, NotFoundError
 from groupops.store.database import Database
@@ -260,10 +261,51 @@ def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     if not rows:
         return set()
     connection = session.connection()
-    statement = _insert_statement(connection.dialect.name)
-    if len(rows) == 1:
-        return {str(key) for key in connection.execute(statement, rows[0]).scalars()}
-    return {str(key) for key in connection.execute(statement, rows).scalars()}
+    if connection.dialect.name not in ("sqlite", "postgresql"):  # pragma: no cover - the supported stores
+        statement = _insert_statement(connection.dialect.name)
+        return {str(key) for key in connection.execute(statement, rows).scalars()}
+    dialect = raw_dialect(connection)
+    described = [dialect.column(_OUTBOX_TABLE, name) for name in _OUTBOX_INSERT_COLUMNS]
+    stored = [
+        value
+        for row in rows
+        for value in (
+            convert(row[name]) for name, (_, convert) in zip(_OUTBOX_INSERT_COLUMNS, described, strict=True)
+        )
+    ]
+    new_keys: set[str] = set()
+    for start in range(0, len(rows), _OUTBOX_ROWS_PER_INSERT):
+        count = min(_OUTBOX_ROWS_PER_INSERT, len(rows) - start)
+        width = len(_OUTBOX_INSERT_COLUMNS)
+        values = stored[start * width : (start + count) * width]
+        result = dialect.execute(connection, _outbox_insert_text(dialect, count), values)
+        new_keys.update(str(key) for (key,) in result)
+    return new_keys
+
+
+_OUTBOX_TABLE: Any = OutboxItem.__table__
+_OUTBOX_INSERT_COLUMNS = (
+    "idempotency_key",
+    "channel",
+    "target",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_OUTBOX_ROWS_PER_INSERT = 500  # 4,000 parameters, far below SQLite's limit
+
+
+@functools.cache
+def _outbox_insert_text(dialect: RawDialect, count: int) -> str:
+    """One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING idempotency_key`` (new rows' keys)."""
+    json_index = _OUTBOX_INSERT_COLUMNS.index("payload")
+    rows = dialect.values_rows(count, len(_OUTBOX_INSERT_COLUMNS), (json_index,))
+    return (
+        f"INSERT INTO {_OUTBOX_TABLE.name} ({', '.join(_OUTBOX_INSERT_COLUMNS)}) VALUES {rows}"
+        " ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key"
+    )
 
 
 def enqueue(

@@ -30,6 +30,7 @@ import functools
 import hashlib
 import logging
 import shutil
+import string
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -50,6 +51,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from groupops.bot._raw import insert_rows, raw_dialect
 from groupops.bot.core import Event, EventKind
 from groupops.bot.service import BotService, ServiceResult, serialized_writes
 from groupops.errors import ConfigurationError, GroupOpsError, InputFormatError
@@ -253,10 +255,7 @@ class _CallbackLogBook:
     def begin_all(self, session: Session, journals: Sequence[_CallbackJournal]) -> list[bool]:
         now = self.processor._clock()
         keys = [journal.outcome.dedupe_key for journal in journals]
-        table = _LOG_TABLE
-        query = select(table.c.dedupe_key, table.c.id, table.c.status, table.c.attempts, table.c.received_at)
-        query = query.where(table.c.dedupe_key.in_(bindparam("keys", expanding=True)))
-        existing = {row[0]: row for row in session.connection().execute(query, {"keys": keys})}
+        existing = _log_rows(session, keys)
         seen: set[str] = set()
         for journal, key in zip(journals, keys, strict=True):
             journal.claimed = key not in seen and _claimable(existing.get(key), now)
@@ -289,10 +288,50 @@ class _CallbackLogBook:
             else:
                 updates.append(values | {"row_id": journal.takeover_id})
         connection = session.connection()
-        if inserts:
-            connection.execute(_LOG_TABLE.insert(), inserts)
+        insert_rows(connection, _LOG_TABLE, _LOG_INSERT_COLUMNS, inserts)
         if updates:
             connection.execute(_log_takeover_statement(), updates)
+
+
+_LOG_INSERT_COLUMNS = (
+    "dedupe_key",
+    "event",
+    "status",
+    "attempts",
+    "received_at",
+    "processed_at",
+    "detail",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class _LogRow:
+    id: int
+    status: str
+    attempts: int
+    received_at: datetime
+
+
+def _log_rows(session: Session, keys: Sequence[str]) -> dict[str, _LogRow]:
+    """The callback-log rows of ``keys`` (one query on the DBAPI cursor)."""
+    if not keys:
+        return {}
+    connection = session.connection()
+    dialect = raw_dialect(connection)
+    markers = ", ".join("?" * len(keys))
+    text = f"SELECT dedupe_key, id, status, attempts, received_at FROM {_LOG_TABLE.name} WHERE dedupe_key IN ({markers})"
+    rows = dialect.execute(connection, text, keys)
+    return {
+        key: _LogRow(row_id, status, attempts, _stored_time(received))
+        for key, row_id, status, attempts, received in rows
+    }
+
+
+def _stored_time(value: Any) -> datetime:
+    """A UTC timestamp as the driver gives it (SQLite: SQLAlchemy's text form)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _claimable(row: Any, now: datetime) -> bool:
@@ -709,6 +748,34 @@ def _plain(text: str, status_code: int = 200) -> PlainTextResponse:
     return PlainTextResponse(text, status_code=status_code)
 
 
+_SUCCESS = PlainTextResponse("success")  # built once: a response holds no per-request state
+_ENCRYPT_OPEN, _ENCRYPT_CLOSE = "<Encrypt><![CDATA[", "]]></Encrypt>"
+_BASE64_CHARACTERS = frozenset(string.ascii_letters + string.digits + "+/=")
+
+
+def _envelope_ciphertext(body: str) -> str:
+    """The ``Encrypt`` value of a plain WeCom envelope, found without an XML parse; else ``body``.
+
+    Taken only from ``<xml>…</xml>`` with one ``<Encrypt`` and no markup declaration other than
+    CDATA (no comment, DOCTYPE or entity), holding ``<Encrypt><![CDATA[base64]]></Encrypt>``;
+    anything else is returned whole for the crypto's hardened XML parse. The signature check
+    then covers exactly the value taken, so a forged or odd body is refused as before.
+    """
+    text = body.strip()
+    if not (text.startswith("<xml>") and text.endswith("</xml>")) or text.count("<Encrypt") != 1:
+        return body
+    if text.count("<!") != text.count("<![CDATA["):
+        return body
+    start = text.find(_ENCRYPT_OPEN)
+    end = text.find(_ENCRYPT_CLOSE, start)
+    if start < 0 or end < 0:
+        return body
+    value = text[start + len(_ENCRYPT_OPEN) : end]
+    if not value or not _BASE64_CHARACTERS.issuperset(value):
+        return body
+    return value
+
+
 class CallbackEndpoint:
     """The callback's answers, shared by the FastAPI routes and :class:`CallbackFastPath`."""
 
@@ -749,7 +816,8 @@ class CallbackEndpoint:
         if len(body) > MAX_CALLBACK_XML_BYTES:
             return _plain("-40002 ParseXml_Error: body too large", 413)
         try:
-            plain = self.crypto().decrypt_message(body.decode("utf-8", "replace"), *params)
+            ciphertext = _envelope_ciphertext(body.decode("utf-8", "replace"))
+            plain = self.crypto().decrypt_message(ciphertext, *params)
             processor = await self._processor_now()
             outcome = await processor.apply_message(plain)
         except (WeComCryptoError, InputFormatError, ConfigurationError) as error:
@@ -759,7 +827,7 @@ class CallbackEndpoint:
             return _plain(f"callback failed: {error}", 500)
         if outcome is None:
             return await run_in_threadpool(_handle_other, processor, plain)
-        return _plain("success")
+        return _SUCCESS
 
 
 class CallbackFastPath:

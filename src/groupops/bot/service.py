@@ -14,9 +14,11 @@ kind of row for the whole batch, one commit), then resolves every event's future
 fails as a whole is applied again one event at a time, so one bad event never takes the others
 down with it. :meth:`BotService.handle` applies one event in the caller's thread.
 
-The hot path is lean: SQLAlchemy Core statements only, the group's last state kept in memory
-(reloaded only when another writer moved its version), and the state's JSON text written
-incrementally (:class:`~groupops.bot._codec.GroupStateEncoder`).
+The hot path is lean: the statements a batch repeats per event run on the DBAPI cursor with
+one ``executemany`` per kind of row (:mod:`groupops.bot._raw`), the rest are SQLAlchemy Core;
+the group's last state is kept in memory (reloaded only when another writer moved its
+version), and the state's JSON text written incrementally
+(:class:`~groupops.bot._codec.GroupStateEncoder`).
 """
 
 from __future__ import annotations
@@ -34,13 +36,14 @@ from typing import Any, Protocol
 from typing import cast as cast_table
 
 from sqlalchemy import JSON as SqlJSON
-from sqlalchemy import Table, Text, bindparam, cast, delete, insert, select, tuple_, update
+from sqlalchemy import Table, Text, bindparam, cast, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from groupops.bot._codec import EncodedState, GroupStateEncoder, StoredEntry, decode_group_state
 from groupops.bot._locks import serialized_writes
+from groupops.bot._raw import RawDialect, insert_rows, raw_dialect, update_rows
 from groupops.bot.core import Action, BotOutcome, Event, GroupBotState, GroupProfile, handle_event
 from groupops.bot.outbox import OutboxRouting, enqueue_rows, outbox_rows_for
 from groupops.bot.skills import SkillRegistry
@@ -174,7 +177,6 @@ class BotService:
         self._cache: dict[str, _CachedGroup] = {}
         self._apply_lock = threading.Lock()
         self._dialect = database.engine.dialect.name
-        self._update: Any = None
         self._inbox: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._applier: threading.Thread | None = None
         self._applier_guard = threading.Lock()
@@ -428,7 +430,9 @@ class BotService:
             if len(inserted) != len(inserts):
                 raise _StateConflict(group_ids)
         if updates:
-            result: Any = connection.execute(self._update_statement(), updates)
+            dialect = raw_dialect(connection)
+            rows = [(u["s"], u["v"] + 1, dialect.time(u["n"]), u["g"], u["v"]) for u in updates]
+            result = dialect.execute_many(connection, _state_update_text(dialect), rows)
             if result.rowcount != len(updates):
                 raise _StateConflict(group_ids)
         _write_entries(session, parts)
@@ -444,21 +448,18 @@ class BotService:
             .returning(_STATE_TABLE.c.group_id)
         )
 
-    def _update_statement(self) -> Any:
-        """The optimistic state update, built once (parameters g, v, s, n)."""
-        if self._update is None:
-            table = _STATE_TABLE
-            self._update = (
-                update(table)
-                .where(table.c.group_id == bindparam("g"), table.c.version == bindparam("v"))
-                .values(state=self._json_param("s"), version=bindparam("v") + 1, updated_at=bindparam("n"))
-            )
-        return self._update
-
     def _json_param(self, name: str) -> Any:
         """Already-encoded JSON text bound to the JSON column (no second serialisation)."""
         value = bindparam(name, type_=Text)
         return cast(value, SqlJSON) if self._dialect == "postgresql" else value
+
+
+def _state_update_text(dialect: RawDialect) -> str:
+    """The optimistic state update: state, new version, time; where group and old version."""
+    return (
+        f"UPDATE {_STATE_TABLE.name} SET state = {dialect.json_marker}, version = ?, updated_at = ?"
+        " WHERE group_id = ? AND version = ?"
+    )
 
 
 def _wake_waiters(settled: list[tuple[Any, ServiceResult | BaseException]]) -> None:
@@ -491,29 +492,24 @@ def _stored_entries(session: Session, group_ids: list[str]) -> dict[str, list[St
 
 def _write_entries(session: Session, parts: list[tuple[str, EncodedState]]) -> None:
     """Replaced collections cleared, dropped elements deleted, new and changed ones upserted."""
-    table, connection = _ENTRY_TABLE, session.connection()
-    resets = [{"g": group_id, "p": path} for group_id, encoded in parts for path in encoded.resets]
-    deletes = [{"g": g, "p": path, "k": key} for g, encoded in parts for path, key in encoded.deletes]
-    upserts = [
-        {"group_id": g, "path": path, "entry_key": key, "value": value}
-        for g, encoded in parts
-        for path, key, value in encoded.upserts
-    ]
-    where = (table.c.group_id == bindparam("g"), table.c.path == bindparam("p"))
+    connection = session.connection()
+    dialect, name = raw_dialect(connection), _ENTRY_TABLE.name
+    resets = [(group_id, path) for group_id, encoded in parts for path in encoded.resets]
+    deletes = [(g, path, key) for g, encoded in parts for path, key in encoded.deletes]
+    upserts = [(g, path, key, value) for g, encoded in parts for path, key, value in encoded.upserts]
     if resets:
-        connection.execute(delete(table).where(*where), resets)
+        dialect.execute_many(connection, f"DELETE FROM {name} WHERE group_id = ? AND path = ?", resets)
     if deletes:
-        connection.execute(delete(table).where(*where, table.c.entry_key == bindparam("k")), deletes)
+        text = f"DELETE FROM {name} WHERE group_id = ? AND path = ? AND entry_key = ?"
+        dialect.execute_many(connection, text, deletes)
     if upserts:
-        connection.execute(_upsert_entry_statement(connection.dialect.name), upserts)
+        dialect.execute_many(connection, _ENTRY_UPSERT, upserts)
 
 
-@functools.cache
-def _upsert_entry_statement(dialect: str) -> Any:
-    statement = (postgresql if dialect == "postgresql" else sqlite).insert(_ENTRY_TABLE)
-    return statement.on_conflict_do_update(
-        index_elements=["group_id", "path", "entry_key"], set_={"value": statement.excluded.value}
-    )
+_ENTRY_UPSERT = (
+    f"INSERT INTO {_ENTRY_TABLE.name} (group_id, path, entry_key, value) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (group_id, path, entry_key) DO UPDATE SET value = excluded.value"
+)
 
 
 def _result(item: _Applied, new_keys: set[str]) -> ServiceResult:
@@ -562,6 +558,7 @@ def _finish_journals(
 
 
 # --- projections ------------------------------------------------------------------------------
+_MEMBER_COLUMNS = tuple(column.name for column in _MEMBER_TABLE.columns if column.name != "id")
 _MEMBER_DEFAULTS: dict[str, Any] = {
     "points_balance": 0,
     "checkin_streak": 0,
@@ -570,6 +567,9 @@ _MEMBER_DEFAULTS: dict[str, Any] = {
     "points_ledger": [],
     "faq_tickets_opened": 0,
     "rule_warnings": 0,
+    "last_checkin_on": None,
+    "last_warning_at": None,
+    "last_cared_on": None,
 }
 
 
@@ -588,14 +588,14 @@ class _MemberChanges:
     def flush(self, session: Session, now: datetime) -> None:
         if not self._changes:
             return
-        table, connection = _MEMBER_TABLE, session.connection()
-        pairs = list(dict.fromkeys(pair for pair, _ in self._changes))
-        query = select(table).where(
-            tuple_(table.c.group_id, table.c.member_id).in_(bindparam("pairs", expanding=True))
-        )
+        connection = session.connection()
+        pairs = set(pair for pair, _ in self._changes)
+        groups, member_ids = sorted({g for g, _ in pairs}), sorted({m for _, m in pairs})
+        found = connection.execute(_member_rows_query(), {"groups": groups, "members": member_ids})
         rows = {
-            (row["group_id"], row["member_id"]): dict(row)
-            for row in connection.execute(query, {"pairs": pairs}).mappings()
+            pair: dict(row)
+            for row in found.mappings()
+            if (pair := (row["group_id"], row["member_id"])) in pairs
         }
         written: dict[tuple[str, str], set[str]] = {}
         for pair, change in self._changes:
@@ -609,6 +609,19 @@ class _MemberChanges:
         _write_members(session, [rows[pair] for pair in written if rows[pair]["id"] is None], written, rows)
 
 
+@functools.cache
+def _member_rows_query() -> Any:
+    """Rows of the members by group and member id: ``IN`` on both columns probes the unique index.
+
+    (A row-value ``(group_id, member_id) IN (…)`` makes SQLite scan the whole table.)
+    """
+    table = _MEMBER_TABLE
+    return select(table).where(
+        table.c.group_id.in_(bindparam("groups", expanding=True)),
+        table.c.member_id.in_(bindparam("members", expanding=True)),
+    )
+
+
 def _write_members(
     session: Session,
     new_rows: list[dict[str, Any]],
@@ -617,21 +630,14 @@ def _write_members(
 ) -> None:
     """New members inserted in one statement; existing ones updated, one statement per set of columns."""
     table, connection = _MEMBER_TABLE, session.connection()
-    if new_rows:
-        connection.execute(insert(table), [{k: v for k, v in row.items() if k != "id"} for row in new_rows])
+    insert_rows(connection, table, _MEMBER_COLUMNS, new_rows)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for pair, columns in written.items():
         row = rows[pair]
         if row["id"] is not None:
-            names = tuple(sorted(columns))
-            by_columns.setdefault(names, []).append({"row_id": row["id"], **{n: row[n] for n in names}})
-    for names, values in by_columns.items():
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("row_id"))
-            .values({name: bindparam(name) for name in names})
-        )
-        connection.execute(statement, values)
+            by_columns.setdefault(tuple(sorted(columns)), []).append(row)
+    for names, changed in by_columns.items():
+        update_rows(connection, table, "id", names, changed)
 
 
 def _fixed(values: dict[str, Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:

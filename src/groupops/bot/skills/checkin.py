@@ -1,18 +1,26 @@
-"""Check-in skill: daily 签到 with a points ledger, streaks and the 7-day habit plan (plan §5.1)."""
+"""Check-in skill: daily 签到 with points, streaks and the 7-day habit plan (plan §5.1).
+
+The group state keeps one bounded record per member (balance, streaks, lifetime counters and a
+bit per day of the last :data:`CHECKIN_DAYS_KEPT` days); the ledger entries of a check-in go
+out with its ``award_points`` action to the member projection, which keeps each member's last
+entries. So a check-in costs the same however long the group has been checking in.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from types import MappingProxyType
 from typing import Any
 
+from groupops.bot._frozenmap import with_item
 from groupops.bot.core import Action, Event, SkillContext, SkillResult
 from groupops.bot.skills import Skill, register_skill
 from groupops.bot.skills._text import command_text, display_name
 
 __all__ = [
     "CHECKIN_COMMANDS",
+    "CHECKIN_DAYS_KEPT",
     "HABIT_PLAN",
     "POINTS_QUERY_COMMANDS",
     "CheckInSkill",
@@ -23,6 +31,8 @@ __all__ = [
 ]
 
 CHECKIN_COMMANDS = frozenset({"签到", "打卡", "每日签到", "今日签到", "签到打卡", "checkin"})
+CHECKIN_DAYS_KEPT = 400  # days of check-in history per member (draw periods up to a year and more)
+_DAYS_MASK = (1 << CHECKIN_DAYS_KEPT) - 1
 POINTS_QUERY_COMMANDS = frozenset({"积分", "我的积分", "查积分", "积分查询"})
 HABIT_PLAN = (
     "第 1 天：做个自我介绍（身高/常穿尺码/喜欢的风格）",
@@ -49,12 +59,24 @@ class PointsLedgerEntry:
 
 def _entry_fields(entry: PointsLedgerEntry) -> dict[str, Any]:
     """The entry's fields (its values are immutable, so no deep copy is needed)."""
-    return {item.name: getattr(entry, item.name) for item in fields(entry)}
+    return {
+        "entry_id": entry.entry_id,
+        "member_id": entry.member_id,
+        "day": entry.day,
+        "points": entry.points,
+        "reason": entry.reason,
+        "balance_after": entry.balance_after,
+    }
 
 
 @dataclass(frozen=True)
 class MemberCheckIn:
-    """A member's check-in record."""
+    """A member's check-in record: lifetime counters and the recent check-in days.
+
+    Bit ``i`` of ``recent_days`` is set when the member checked in on ``last_day - i`` days
+    (at most :data:`CHECKIN_DAYS_KEPT` bits). Records stored before it existed hold 0 there,
+    read as "``last_day`` only".
+    """
 
     display_name: str
     last_day: date
@@ -62,33 +84,61 @@ class MemberCheckIn:
     longest_streak: int
     total_days: int
     points_balance: int
+    recent_days: int = 0
+    first_day: date | None = None
 
 
 @dataclass(frozen=True)
 class CheckInState:
-    """Check-in records by member and the points ledger."""
+    """Check-in records by member (the points ledger lives in the member projection)."""
 
-    members: MappingProxyType[str, MemberCheckIn] | dict[str, MemberCheckIn] = field(default_factory=dict)
-    ledger: tuple[PointsLedgerEntry, ...] = ()
+    members: Mapping[str, MemberCheckIn] = field(default_factory=dict)
+
+
+def _recent_days(record: MemberCheckIn) -> int:
+    return record.recent_days or 1
 
 
 def checkin_days_between(state: CheckInState | None, member_id: str, first_day: date, last_day: date) -> int:
-    """How many days ``member_id`` checked in between ``first_day`` and ``last_day`` (inclusive)."""
-    if state is None:
+    """How many days ``member_id`` checked in between ``first_day`` and ``last_day`` (inclusive).
+
+    Exact within the last :data:`CHECKIN_DAYS_KEPT` days of the member's record; days before
+    that count when ``first_day`` is on or before the member's first check-in (or unknown).
+    """
+    record = state.members.get(member_id) if state is not None else None
+    if record is None or last_day < first_day:
         return 0
-    return sum(
-        1
-        for entry in state.ledger
-        if entry.member_id == member_id and entry.reason == "checkin" and first_day <= entry.day <= last_day
-    )
+    mask = _recent_days(record)
+    newest = max(0, (record.last_day - last_day).days)
+    window_start = record.last_day - timedelta(days=CHECKIN_DAYS_KEPT - 1)
+    oldest = min(CHECKIN_DAYS_KEPT - 1, (record.last_day - first_day).days)
+    counted = (mask >> newest) & ((1 << max(0, oldest - newest + 1)) - 1) if oldest >= newest else 0
+    days = counted.bit_count()
+    if first_day < window_start and last_day >= window_start and _before_window_counted(record, first_day):
+        days += max(0, record.total_days - mask.bit_count())
+    return days
+
+
+def _before_window_counted(record: MemberCheckIn, first_day: date) -> bool:
+    return record.first_day is None or first_day <= record.first_day
 
 
 def _next_record(previous: MemberCheckIn | None, name: str, today: date, points: int) -> MemberCheckIn:
-    streak = previous.streak + 1 if previous and previous.last_day == today - timedelta(days=1) else 1
-    longest = max(streak, previous.longest_streak if previous else 0)
-    total = (previous.total_days if previous else 0) + 1
-    balance = (previous.points_balance if previous else 0) + points
-    return MemberCheckIn(name, today, streak, longest, total, balance)
+    if previous is None:
+        return MemberCheckIn(name, today, 1, 1, 1, points, 1, today)
+    streak = previous.streak + 1 if previous.last_day == today - timedelta(days=1) else 1
+    shift = (today - previous.last_day).days
+    recent = ((_recent_days(previous) << shift) | 1) & _DAYS_MASK if shift < CHECKIN_DAYS_KEPT else 1
+    return MemberCheckIn(
+        name,
+        today,
+        streak,
+        max(streak, previous.longest_streak),
+        previous.total_days + 1,
+        previous.points_balance + points,
+        recent,
+        previous.first_day,
+    )
 
 
 class CheckInSkill(Skill):
@@ -123,9 +173,7 @@ class CheckInSkill(Skill):
         bonus = context.profile.streak_bonus_points if streak_preview % 7 == 0 else 0
         record = _next_record(previous, name, today, context.profile.checkin_points + bonus)
         new_entries = self._ledger_entries(event, record, context.profile.checkin_points, bonus, today)
-        members = dict(state.members)
-        members[event.member_id] = record
-        new_state = replace(state, members=MappingProxyType(members), ledger=(*state.ledger, *new_entries))
+        new_state = replace(state, members=with_item(state.members, event.member_id, record))
         award = Action(
             "award_points",
             event.group_id,

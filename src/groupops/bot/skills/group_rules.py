@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from groupops.bot._frozenmap import with_item
 from groupops.bot.core import Action, Event, SkillContext, SkillResult
 from groupops.bot.skills import Skill, register_skill
 from groupops.bot.skills._text import display_name
@@ -47,12 +49,8 @@ HARD_AD_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
 class GroupRulesState:
     """Violation times per member and each member's recent message fingerprints (flood check)."""
 
-    violations: MappingProxyType[str, tuple[datetime, ...]] | dict[str, tuple[datetime, ...]] = field(
-        default_factory=dict
-    )
-    recent_messages: (
-        MappingProxyType[str, tuple[tuple[str, datetime], ...]] | dict[str, tuple[tuple[str, datetime], ...]]
-    ) = field(default_factory=dict)
+    violations: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+    recent_messages: Mapping[str, tuple[tuple[str, datetime], ...]] = field(default_factory=dict)
 
 
 def _allowed_link(text: str, allowed_domains: tuple[str, ...]) -> bool:
@@ -98,17 +96,17 @@ class GroupRulesSkill(Skill):
             return SkillResult(state)
         now = event.occurred_at
         recent = _recent_after(state, event.member_id, event.text, now)
-        recent_messages = {**state.recent_messages, event.member_id: recent}
+        recent_messages = with_item(state.recent_messages, event.member_id, recent)
         reasons = list(detect_rule_breaks(event.text, context.profile.allowed_link_domains))
         if len(recent) == FLOOD_REPEATS and len({fingerprint for fingerprint, _ in recent}) == 1:
             reasons.append("flood")
         if not reasons:
-            return SkillResult(GroupRulesState(state.violations, MappingProxyType(recent_messages)))
+            return SkillResult(GroupRulesState(state.violations, recent_messages))
         earlier = tuple(
             moment for moment in state.violations.get(event.member_id, ()) if now - moment <= VIOLATION_MEMORY
         )
         violations = {**state.violations, event.member_id: (*earlier, now)}
-        new_state = GroupRulesState(MappingProxyType(violations), MappingProxyType(recent_messages))
+        new_state = GroupRulesState(MappingProxyType(violations), recent_messages)
         actions = self._actions(event, context, tuple(reasons), len(earlier) + 1)
         return SkillResult(new_state, actions, handled=True)
 
