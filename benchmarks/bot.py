@@ -315,6 +315,7 @@ def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figu
         endpoint = CallbackEndpoint(workspace, processor=CallbackProcessor(workspace, service=service))
         app.include_router(wecom_callback_router(workspace, endpoint=endpoint), prefix="/wecom/callback")
         app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
+        worker.warm_up()  # as BotRuntime.start()
         thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True, name="outbox")
         thread.start()
         freeze_startup_heap()  # as BotRuntime.start()

@@ -412,3 +412,57 @@ def test_routing_refuses_unknown_channels() -> None:
     with pytest.raises(ConfigurationError):
         OutboxRouting(group_channel="sms")
     assert _no_compliance("x") is None
+
+
+class _RecordingCompliance:
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def __call__(self, text: str) -> ComplianceDecision | None:
+        self.texts.append(text)
+        return None
+
+
+def test_warm_up_builds_the_checker_without_touching_the_queue(sqlite_workspace: Workspace) -> None:
+    _queue_texts(
+        sqlite_workspace, ["<script>alert(1)</script>", "'; DROP TABLE outbox_items; --"], channel="console"
+    )
+    recording = _RecordingCompliance()
+    worker = OutboxWorker(
+        sqlite_workspace.database, {"console": ConsoleSender(io.StringIO())}, compliance=recording
+    )
+    worker.warm_up()
+    worker.warm_up()
+    assert recording.texts == ["", ""]
+    assert set(_statuses(sqlite_workspace).values()) == {"pending"}
+
+
+def test_warm_up_without_a_compliance_check_does_nothing(sqlite_workspace: Workspace) -> None:
+    _queue_texts(sqlite_workspace, ["hello"], channel="console")
+    stream = io.StringIO()
+    worker = OutboxWorker(sqlite_workspace.database, {"console": ConsoleSender(stream)}, compliance=None)
+    worker.warm_up()
+    assert stream.getvalue() == "" and set(_statuses(sqlite_workspace).values()) == {"pending"}
+
+
+def test_warm_up_compiles_the_default_checker_once(sqlite_workspace: Workspace) -> None:
+    from groupops.text.compliance import default_checker
+
+    worker = OutboxWorker(sqlite_workspace.database, {"console": ConsoleSender(io.StringIO())})
+    worker.warm_up()
+    assert default_checker.cache_info().currsize == 1
+    misses = default_checker.cache_info().misses
+    assert compliance_decision("全网第一") is not None
+    assert default_checker.cache_info().misses == misses
+
+
+def test_run_forever_warms_up_before_its_first_round(sqlite_workspace: Workspace) -> None:
+    _queue_texts(sqlite_workspace, ["今天的穿搭小投票开始啦"], channel="console")
+    recording = _RecordingCompliance()
+    stream = io.StringIO()
+    worker = OutboxWorker(sqlite_workspace.database, {"console": ConsoleSender(stream)}, compliance=recording)
+    stop = threading.Event()
+    stop.set()  # no round at all: only the start-up work runs
+    worker.run_forever(stop, poll_seconds=0.01)
+    assert recording.texts == [""]
+    assert stream.getvalue() == "" and set(_statuses(sqlite_workspace).values()) == {"pending"}

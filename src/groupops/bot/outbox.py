@@ -422,6 +422,15 @@ class OutboxWorker:
         """New rows were queued: end the current idle wait of :meth:`run_forever` now."""
         self._wake.set()
 
+    def warm_up(self) -> None:
+        """Build the compliance checker now (≈ 0.35 s of Python, compiled once per process).
+
+        Left to the first delivery, that build holds the interpreter lock while the first
+        callbacks arrive and stalls the applier and the event loop; call this before serving.
+        """
+        if self._compliance is not None:
+            self._compliance("")
+
     # -- claiming --------------------------------------------------------------------------
     def _due(self, now: datetime) -> Select[Any]:
         """Ids of the oldest due rows, at most ``per_target_batch`` of each channel and target."""
@@ -578,7 +587,8 @@ class OutboxWorker:
         return total
 
     def run_forever(self, stop: threading.Event, poll_seconds: float = 0.2) -> None:
-        """Reconcile stuck rows, then deliver until ``stop`` is set."""
+        """Warm up, reconcile stuck rows, then deliver until ``stop`` is set."""
+        self.warm_up()
         self.reconcile_stuck()
         while not stop.is_set():
             started = time.monotonic()

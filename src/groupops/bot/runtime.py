@@ -130,6 +130,7 @@ class BotRuntime:
     def start(self) -> None:
         """Start the outbox worker thread and the scheduler."""
         self._stop.clear()
+        self.worker.warm_up()  # before serving, and before the heap is frozen
         thread = threading.Thread(
             target=self.worker.run_forever, args=(self._stop,), daemon=True, name="outbox"
         )
