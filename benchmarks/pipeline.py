@@ -41,16 +41,6 @@ from _common import Measurement, measure_in_subprocess
 
 INGEST_KINDS = ("wecom-groups", "members", "memotrace", "wecom-archive", "orders", "events")
 
-KPI_NAMES = (
-    "active_users",
-    "interaction_rate",
-    "conversion_rate",
-    "aov",
-    "repurchase_rate",
-    "churn_rate",
-    "ltv",
-)
-
 _SETUP = """
 import json
 from pathlib import Path
@@ -336,6 +326,8 @@ def _same(left: Any, right: Any) -> bool:
 def _check_values(named: dict[str, dict[str, Any]]) -> bool:
     """Print the KPIs and funnel of every contender; true when they all agree."""
     reference = next(iter(named.values()))
+    from groupops.analytics.kpis import KPI_NAMES
+
     keys = [("as_of", None), *[("kpis", name) for name in KPI_NAMES], ("funnel", None)]
     print(f"\n{'value':<20}" + "".join(f"{name:>22}" for name in named))
     agree = True

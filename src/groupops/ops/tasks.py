@@ -30,7 +30,7 @@ from groupops.errors import GroupOpsError, InputFormatError, NotFoundError
 from groupops.ops.member_intelligence import class_rules_for, read_member_mart
 from groupops.ops.profiles import PURCHASE_STATUSES
 from groupops.ops.segments import MemberClassRules
-from groupops.ops.task_kinds import TASK_KINDS, TASK_STATUSES
+from groupops.ops.task_kinds import LISTED_TASK_KINDS, TASK_KINDS, TASK_STATUSES
 from groupops.store.models import Group, Task
 from groupops.store.workspace import Workspace, record_audit
 from groupops.tabular_export import write_csv, write_xlsx
@@ -347,7 +347,7 @@ def list_tasks(
     member_id: str | None = None, assignee: str | None = None, limit: int | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Tasks matching the filters, by due time then id (``detail`` included)."""
-    _check_choice(kind, (*TASK_KINDS, "takedown"), "kind")
+    _check_choice(kind, LISTED_TASK_KINDS, "kind")
     _check_choice(status, TASK_STATUSES, "status")
     if limit is not None and limit < 1:
         raise InputFormatError("limit must be at least 1")

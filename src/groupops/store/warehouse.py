@@ -235,9 +235,7 @@ class Warehouse:
                 f"CREATE VIEW staged AS SELECT * FROM read_parquet({_sql_list(staged.parts)}, union_by_name = true, "
                 f"hive_partitioning = false, filename = '_file', file_row_number = true) {accepted}"
             )
-            month_rows = connection.execute(
-                "SELECT _file, month, count(*) FROM staged GROUP BY ALL ORDER BY ALL"
-            ).fetchall()
+            month_rows = self._rows_by_file_and_month(connection, "staged")
             existing = self.files(table, {str(row[1]) for row in month_rows})
             if existing:
                 connection.execute(
@@ -254,7 +252,7 @@ class Warehouse:
                 else 0
             )
             if final_form and not repeated and not stored:
-                return self._month_files_as_staged(connection, month_rows, out_dir)
+                return self._month_files(connection, month_rows, out_dir)
             order = (
                 f"s.{LINE_COLUMN}, s._file, s.file_row_number" if numbered else "s._file, s.file_row_number"
             )
@@ -262,18 +260,26 @@ class Warehouse:
             rewritten = self._rewrite_new_rows(
                 connection, staged, out_dir, first_wins=first_wins, anti_join=bool(existing)
             )
-            rewritten_months = connection.execute(
-                f"SELECT {sql_string(rewritten)}, month, count(*) FROM read_parquet({sql_string(rewritten)}) "
-                "GROUP BY ALL ORDER BY ALL"
-            ).fetchall()
-            return self._month_files_as_staged(connection, rewritten_months, out_dir)
+            rewritten_rows = f"read_parquet({sql_string(rewritten)}, filename = '_file')"
+            return self._month_files(
+                connection, self._rows_by_file_and_month(connection, rewritten_rows), out_dir
+            )
         finally:
             connection.close()
 
-    def _month_files_as_staged(
+    @staticmethod
+    def _rows_by_file_and_month(
+        connection: duckdb.DuckDBPyConnection, relation: str
+    ) -> list[tuple[Any, ...]]:
+        """(file, month, rows) of ``relation``, which has the columns ``_file`` and ``month``."""
+        return connection.execute(
+            f"SELECT _file, month, count(*) FROM {relation} GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+
+    def _month_files(
         self, connection: duckdb.DuckDBPyConnection, month_rows: list[tuple[Any, ...]], out_dir: Path
     ) -> list[dict[str, Any]]:
-        """Publish final-form staged files as they are; only a file spanning months is split."""
+        """One output per file and month: a file of one month is published as it is, one spanning months is split."""
         months_by_file: dict[str, list[tuple[str, int]]] = {}
         for file, month, rows in month_rows:
             months_by_file.setdefault(str(file), []).append((str(month), int(rows)))

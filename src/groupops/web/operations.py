@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from groupops.errors import InputFormatError, NotFoundError
 from groupops.ops.incidents import IncidentRules, incident_level
 from groupops.ops.review import REVIEW_STEPS
+from groupops.ops.task_kinds import LISTED_TASK_KINDS, TASK_STATUSES
 from groupops.store.models import Alert, ContentItem, ContentTransition, Incident, Task, Ticket
 from groupops.store.workspace import Workspace, record_audit
 
@@ -51,8 +52,8 @@ TICKET_KINDS = ("question", "inquiry", "complaint")
 TICKET_STATUSES = ("open", "answered", "resolved", "closed")
 MANUAL_TICKET_STATUSES = ("answered", "resolved", "closed")
 INCIDENT_MARKS = ("responded", "resolved")
-TASK_FILTER_KINDS = ("care", "winback", "koc_invite", "vip_care", "takedown")
-TASK_FILTER_STATUSES = ("open", "done", "skipped")
+TASK_FILTER_KINDS = LISTED_TASK_KINDS
+TASK_FILTER_STATUSES = TASK_STATUSES
 _ROW_LIMIT = 500
 
 
