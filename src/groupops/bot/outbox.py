@@ -534,20 +534,26 @@ class OutboxWorker:
         return report
 
     def _record_round(self, blocked: dict[tuple[str, str], timedelta]) -> None:
-        """The round's acknowledgements and budget deferrals: one transaction, one statement per shape."""
+        """The round's acknowledgements (one transaction, one statement per shape), then its deferrals.
+
+        Each robot out of budget is deferred in its own short transaction, so the applier gets
+        the writer lock in between (deferring 50 robots at once held it for ~50 ms).
+        """
         acks, self._acks = self._acks, []
         if not acks and not blocked:
             return
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for _, values in acks:
             shapes.setdefault(tuple(sorted(values)), []).append(values)
-        with serialized_writes(self.database), self.database.session() as session:
-            connection = session.connection()
-            for names, rows in shapes.items():
-                connection.execute(_ack_statement(names), rows)
-            for (channel, target), wait in blocked.items():
+        if shapes:
+            with serialized_writes(self.database), self.database.session() as session:
+                connection = session.connection()
+                for names, rows in shapes.items():
+                    connection.execute(_ack_statement(names), rows)
+        for (channel, target), wait in blocked.items():
+            with serialized_writes(self.database), self.database.session() as session:
                 self._defer_target(session, channel, target, wait)
-                self._blocked_until[(channel, target)] = self._clock() + wait
+            self._blocked_until[(channel, target)] = self._clock() + wait
         if self._on_sent is not None:
             for item, values in acks:
                 if values["status"] == "sent":
