@@ -22,7 +22,8 @@ Printed, measured in the same run:
 - after replaying a sample of callbacks (WeCom's retries) and draining what the budget allows:
   lost and duplicated actions, sent rows vs. messages the fake server received.
 
-Target (issue 10): p99 received → enqueued < 50 ms at 1,000 events/s for 30 s.
+Target (issue 10): p99 received → enqueued < 50 ms at 1,000 events/s for 30 s; the verdict
+asks it of both the round trip and the time from the scheduled send.
 """
 
 from __future__ import annotations
@@ -446,6 +447,7 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
     round_trips = [record[2] for record in accepted]
     from_schedule = [record[3] for record in accepted]
     p99 = _percentile(round_trips, 0.99) * 1000
+    p99_scheduled = _percentile(from_schedule, 0.99) * 1000
     backend = (
         "PostgreSQL"
         if (args.postgres_admin_url or (database_url or "").startswith("postgresql"))
@@ -486,7 +488,8 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
     print(
         f"verdict   lost {lost}, duplicated {duplicated + figures.fake_duplicates}, "
         f"sent rows = delivered: {sent == figures.fake_received}; "
-        f"target p99 < 50 ms: {'met' if p99 < 50 else 'NOT met'}"
+        f"target p99 < 50 ms (round trip and from the schedule): "
+        f"{'met' if max(p99, p99_scheduled) < 50 else 'NOT met'}"
     )
     return 0 if problems == 0 and len(accepted) == total else 1
 
