@@ -20,6 +20,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -61,6 +62,7 @@ __all__ = [
 
 _STATE = "_state.json"
 _MANIFEST = "_manifest.json"
+_WRITER_THREADS = max(1, min(4, os.cpu_count() or 1))  # month files written side by side
 SUMMARY_FILE = "summary.json"
 RETENTION_MAX_MONTHS = 12  # months of offsets kept in the retention cohort mart
 
@@ -213,12 +215,17 @@ def _normalise(table: pa.Table, *, ordered: bool = False) -> pa.Table:
 
 
 def _row_order(expression: ir.Table) -> ir.Table:
-    """``expression`` sorted by its non-float columns, nulls last: ``_normalise``'s order, in the engine."""
-    keys = [
-        ibis.asc(name, nulls_first=False)
-        for name, kind in expression.schema().items()
-        if not (kind.is_floating() or kind.is_decimal())
+    """``expression`` sorted by its non-float columns, nulls last: ``_normalise``'s order, in the engine.
+
+    A ``month`` key right before ``day_number`` is left out: the month follows from the day, so
+    the order is the same, and comparing integers first is much cheaper than comparing text.
+    """
+    names = [
+        name for name, kind in expression.schema().items() if not (kind.is_floating() or kind.is_decimal())
     ]
+    if names[:2] == ["month", "day_number"]:
+        names = names[1:]
+    keys = [ibis.asc(name, nulls_first=False) for name in names]
     return expression.order_by(keys) if keys else expression
 
 
@@ -266,18 +273,35 @@ def _write_partitions(marts_dir: Path, name: str, table: pa.Table, months: set[s
     manifest = _read_json(directory / _MANIFEST, {"files": []})
     kept = [entry for entry in manifest["files"] if entry["month"] not in months]
     replaced = [directory / entry["path"] for entry in manifest["files"] if entry["month"] in months]
-    for month in sorted(months):
-        part = table.filter(pc.equal(table.column("month"), month)) if table.num_rows else table
-        if part.num_rows == 0:
-            continue
-        relative = f"month={month}/part-{uuid.uuid4().hex[:12]}.parquet"
-        _write_atomically(directory / relative, part)
-        kept.append({"month": month, "path": relative, "rows": part.num_rows})
+    parts = [(month, part) for month, part in _month_parts(table, months) if part.num_rows]
+    written = [f"month={month}/part-{uuid.uuid4().hex[:12]}.parquet" for month, _ in parts]
+    with ThreadPoolExecutor(max_workers=_WRITER_THREADS) as writers:  # pyarrow writes without the GIL
+        list(writers.map(_write_atomically, [directory / path for path in written], [p for _, p in parts]))
+    kept.extend(
+        {"month": month, "path": path, "rows": part.num_rows}
+        for (month, part), path in zip(parts, written, strict=True)
+    )
     kept.sort(key=lambda entry: entry["month"])
     _write_json_atomically(directory / _MANIFEST, {"files": kept})
     for path in replaced:
         path.unlink(missing_ok=True)
     return sum(entry["rows"] for entry in kept)
+
+
+def _month_parts(table: pa.Table, months: set[str]) -> list[tuple[str, pa.Table]]:
+    """The rows of each of ``months``: zero-copy slices when the rows come month by month."""
+    if not table.num_rows:
+        return [(month, table) for month in sorted(months)]
+    runs = pc.run_end_encode(table.column("month").combine_chunks())
+    values, ends = runs.values.to_pylist(), runs.run_ends.to_pylist()
+    if len(set(values)) < len(values):  # a month in several runs: select its rows
+        return [(month, table.filter(pc.equal(table.column("month"), month))) for month in sorted(months)]
+    starts = [0, *ends[:-1]]
+    slices = {value: (start, end - start) for value, start, end in zip(values, starts, ends, strict=True)}
+    return [
+        (month, table.slice(*slices[month]) if month in slices else table.slice(0, 0))
+        for month in sorted(months)
+    ]
 
 
 def _write_whole(marts_dir: Path, name: str, table: pa.Table) -> int:
