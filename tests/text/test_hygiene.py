@@ -58,6 +58,41 @@ def test_ordinary_member_messages_are_not_spam(text: str) -> None:
     assert not detect_spam(text).is_spam
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("急用钱的姐妹看过来 无抵押 当天放款 私信", "hard_ad"),
+        ("【邀请你加入群聊】省钱群 每天一折起", "contact_request"),
+        ("闲置转让 品牌尾货 看我主页", "contact_request"),
+        ("关注抖音号 看直播领取奖品", "hard_ad"),
+    ],
+)
+def test_loans_group_invites_resale_and_account_prizes_are_spam(text: str, reason: str) -> None:
+    verdict = detect_spam(text)
+    assert verdict.is_spam
+    assert reason in verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "新人券和满减可以叠加 我刚试了",
+        "参加我们的活动要报名吗",
+        "有人冒充客服加我 让我扫码退款 大家别信",
+        "群里又有人发广告 兼职刷单的 管一管吧",
+    ],
+)
+def test_words_ending_in_jia_and_warnings_about_spam_are_not_spam(text: str) -> None:
+    verdict = detect_spam(text)
+    assert not verdict.is_spam
+    assert not {"冒充", "别信", "发广告", "管一管"} & set(verdict.terms)
+
+
+def test_a_warning_word_does_not_clear_a_message_full_of_spam_cues() -> None:
+    verdict = detect_spam("别信别人 加v shop8899 兼职日结 刷单返利 扫码进群")
+    assert verdict.is_spam
+
+
 def test_allowed_brand_domains_are_not_links() -> None:
     text = "新品在这里 https://shop.acme-brand.com/item/1"
     assert detect_spam(text).is_spam

@@ -208,6 +208,7 @@ class SpamLexicon:
     qr_code: TermFinder
     hard_ad: TermFinder
     promotion: TermFinder
+    warning: TermFinder
 
 
 def classify_data_directory() -> Path:
@@ -330,6 +331,7 @@ def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:
         qr_code=TermFinder(_words(data.get("qr_code"), "qr_code")),
         hard_ad=TermFinder(_words(data.get("hard_ad"), "hard_ad")),
         promotion=TermFinder(_words(data.get("promotion"), "promotion")),
+        warning=TermFinder(_words(data.get("warning"), "warning")),
     )
 
 

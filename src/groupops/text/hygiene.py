@@ -68,7 +68,9 @@ _WEIGHTS = {
     "weak_contact": 0.4,
     "hard_ad": 0.6,
     "phone": 0.5,
+    "warning": -1.0,  # per word: a warning about spam quotes its cues
 }
+_NOT_CONTACT = re.compile("叠加|增加|参加|追加|附加|外加|更加")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,15 +89,17 @@ def _compact(text: str) -> str:
 
 
 def _spam_evidence(gentle: str, compact: str, lexicon: SpamLexicon) -> dict[str, list[str]]:
-    strong = lexicon.strong_contact.found(compact)
+    contact_text = _NOT_CONTACT.sub("", compact)  # 叠加 我刚试了 is not 加我
+    strong = lexicon.strong_contact.found(contact_text)
     evidence: dict[str, list[str]] = {
         "link": _LINK.findall(gentle),
         "wechat_id": _CONTACT_ID.findall(gentle) + _CONTACT_ID.findall(compact),
         "phone": _PHONE.findall(compact),
         "qr_code": lexicon.qr_code.found(compact),
         "strong_contact": strong,
-        "weak_contact": [] if strong else lexicon.weak_contact.found(compact),
+        "weak_contact": [] if strong else lexicon.weak_contact.found(contact_text),
         "hard_ad": lexicon.hard_ad.found(compact),
+        "warning": lexicon.warning.found(compact),
     }
     return {kind: sorted(set(terms)) for kind, terms in evidence.items() if terms}
 
@@ -111,9 +115,12 @@ def detect_spam(text: str, allowed_domains: Iterable[str] = ()) -> SpamVerdict:
         ]
         if not evidence["link"]:
             del evidence["link"]
-    score = sum(_WEIGHTS[kind] * (len(terms) if kind == "hard_ad" else 1) for kind, terms in evidence.items())
+    score = sum(
+        _WEIGHTS[kind] * (len(terms) if kind in ("hard_ad", "warning") else 1)
+        for kind, terms in evidence.items()
+    )
     reasons = tuple(reason for reason in SPAM_REASONS if reason in evidence or _is_contact(reason, evidence))
-    terms = tuple(term for kind in sorted(evidence) for term in evidence[kind])
+    terms = tuple(term for kind in sorted(evidence) if kind != "warning" for term in evidence[kind])
     return SpamVerdict(score >= SPAM_THRESHOLD, round(score, 3), reasons, terms)
 
 
