@@ -24,6 +24,8 @@ SIGNAL_NAMES: tuple[str, ...] = (
     "remedy",
     "resolved",
     "staff",
+    "advice",
+    "shrug",
     "personal",
     "verdict",
     "decline",
