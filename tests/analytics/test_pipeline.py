@@ -41,6 +41,23 @@ def test_first_run_writes_every_mart_and_the_summary(tmp_path: Path) -> None:
     assert health[("g1", "2024-03")]["kind"] == "brand_official"
 
 
+def test_goals_start_on_the_first_message_or_order_not_on_old_join_dates(tmp_path: Path) -> None:
+    """Members joined from 2024-01-05; the first order is o3 on 2024-01-20 (before any message)."""
+    brand = build_small_brand(tmp_path / "data")
+    run_pipeline(brand)
+    summary = json.loads((brand.settings.marts_dir / "summary.json").read_text(encoding="utf-8"))
+    assert {goal["start"] for goal in summary["goals"]} == {"2024-01-20"}
+
+
+def test_goals_start_on_the_first_message_when_it_comes_first(tmp_path: Path) -> None:
+    brand = build_small_brand(tmp_path / "data")
+    early = [("z-1", "g2", "m10", False, "2024-01-12 08:00", "text", "send", "来了", None)]
+    write_facts(brand, "messages", message_rows(early))
+    run_pipeline(brand)
+    summary = json.loads((brand.settings.marts_dir / "summary.json").read_text(encoding="utf-8"))
+    assert {goal["start"] for goal in summary["goals"]} == {"2024-01-12"}
+
+
 def test_second_run_without_new_data_recomputes_no_month(tmp_path: Path) -> None:
     brand = build_small_brand(tmp_path / "data")
     run_pipeline(brand)

@@ -75,7 +75,7 @@ class Goal:
     source: str = ""
 
     def resolved_dates(self, first_data_day: date) -> tuple[date, date]:
-        """(start, deadline): start defaults to the first day with data."""
+        """(start, deadline): start defaults to the first day with a member message or an order."""
         start = self.start or first_data_day
         if self.deadline:
             return start, self.deadline

@@ -608,6 +608,19 @@ def _funnel_goal_values(
     return values
 
 
+def _first_activity_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
+    """The first day with a member message or an order: where goals without a start begin.
+
+    Membership changes alone do not count: a member list carries join dates from long before
+    the chat archive, and a goal's months would be over before the first message.
+    """
+    days = inputs.activity.select(day_number=inputs.activity.day_number.cast("int64")).union(
+        inputs.orders.select(day_number=inputs.orders.day_number.cast("int64"))
+    )
+    value = engine.to_arrow(days.aggregate(first=days.day_number.min())).column("first")[0].as_py()
+    return _first_day(engine, inputs) if value is None else EPOCH + timedelta(days=int(value))
+
+
 def _first_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
     days = (
         inputs.activity.select(day_number=inputs.activity.day_number.cast("int64"))
@@ -647,7 +660,7 @@ def _scorecard_document(
     funnel_events: dict[str, ir.Table] | None = None,
 ) -> dict[str, Any]:
     last = as_of or data_last_day(engine, facts) or date.today()
-    first = _first_day(engine, inputs) or last
+    first = _first_activity_day(engine, inputs) or last
     window = engine.workspace.settings.active_window_days
     scope = KpiScope(date_from=last - timedelta(days=window - 1), date_to=last)
     report = kpis_from_inputs(engine, inputs, scope, last)
