@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, event, inspect, select
 
+from groupops.store import database as database_module
 from groupops.store.database import Database
 from groupops.store.models import AuditLog, Base, Group, GroupMembership, Member, Product
 from groupops.store.workspace import Workspace, record_audit
@@ -78,3 +82,34 @@ def test_audit_log_records_actor_and_detail(workspace: Workspace) -> None:
         assert (entry.actor, entry.action, entry.target_id) == ("alice", "product.update", "SKU1")
         assert entry.detail == {"field": "name", "before": "a", "after": "b"}
         assert entry.at.tzinfo is not None
+
+
+def test_a_migration_that_dies_midway_leaves_no_half_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: the schema is created in one transaction, so a crash leaves nothing to trip over."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    original = database_module._transactional_ddl_engine
+    created: list[str] = []
+
+    def dying_engine(engine: Engine) -> Engine | None:
+        migrating = original(engine)
+        assert migrating is not None
+
+        def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            if statement.lstrip().upper().startswith("CREATE TABLE"):
+                created.append(statement)
+                if len(created) == 5:
+                    raise RuntimeError("killed while creating the schema")
+
+        event.listen(migrating, "before_cursor_execute", before)
+        return migrating
+
+    monkeypatch.setattr(database_module, "_transactional_ddl_engine", dying_engine)
+    with pytest.raises(RuntimeError):
+        Database(url)
+    tables = sqlite3.connect(tmp_path / "store.db").execute("SELECT name FROM sqlite_master").fetchall()
+    assert len(created) == 5 and tables == []
+    monkeypatch.setattr(database_module, "_transactional_ddl_engine", original)
+    reopened = Database(url)  # a later start migrates from scratch
+    assert "audit_log" in inspect(reopened.engine).get_table_names()

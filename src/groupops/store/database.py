@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from groupops.errors import StoreError
 
@@ -54,14 +55,47 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_schema(engine: Engine) -> None:
-    """Apply every migration not yet applied (all branches: ``heads``)."""
+    """Apply every migration not yet applied (all branches: ``heads``), all or nothing.
+
+    On a SQLite file the migrations run in one explicit transaction: Python's sqlite3 commits
+    each ``CREATE TABLE`` on its own otherwise, so a process killed while creating the schema
+    left half of it behind and every later start failed on "table … already exists".
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
+    migrating = _transactional_ddl_engine(engine) or engine
     try:
-        with engine.begin() as connection:
+        with migrating.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "heads")
     except SQLAlchemyError as error:
         raise StoreError(f"could not migrate the operational store at {engine.url!r}: {error}") from error
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
+
+
+def _transactional_ddl_engine(engine: Engine) -> Engine | None:
+    """For a SQLite file, an engine whose transactions cover DDL too (``BEGIN IMMEDIATE`` … ``COMMIT``).
+
+    ``BEGIN IMMEDIATE`` also takes the write lock at once, so two processes opening a new store
+    at the same time migrate one after the other. ``None`` for other databases.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    migrating = create_engine(url, connect_args={"check_same_thread": False}, poolclass=NullPool)
+    event.listen(migrating, "connect", _sqlite_pragmas)
+    event.listen(migrating, "connect", _without_implicit_transactions)
+    event.listen(migrating, "begin", _begin_immediate)
+    return migrating
+
+
+def _without_implicit_transactions(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+
+
+def _begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
