@@ -180,7 +180,8 @@ def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[s
     orders = _csv(demo.paths("orders")[0])
     members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
     skus = {row["sku"] for row in _csv(demo.paths("products")[0])}
-    assert orders and all(row["member_id"] in members and row["sku"] in skus for row in orders)
+    assert orders and all(row["sku"] in skus for row in orders)
+    assert all(row["member_id"] in members or row["member_id"].startswith("shop-customer-") for row in orders)
     assert {row["status"] for row in orders} <= {"paid", "refunded", "partially_refunded", "cancelled"}
     for row in orders:
         placed = datetime.fromisoformat(row["placed_at"])
@@ -194,10 +195,27 @@ def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[s
     assert len(bad) >= len(incident["members"])
 
 
+def test_the_store_also_sells_to_shoppers_outside_the_groups(demo: DemoManifest) -> None:
+    orders = _csv(demo.paths("orders")[0])
+    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    outside = [row for row in orders if row["member_id"] not in members]
+    by_order = {row["order_id"]: row["member_id"] in members for row in orders}
+    assert len(by_order) == len({row["order_id"] for row in orders})
+    member_share = sum(by_order.values()) / len(by_order)
+    assert 1 / 8 < member_share < 1 / 4  # 5 outside orders per member order
+    assert outside and {row["channel"] for row in outside} == {"store", "live"}
+    assert [row["placed_at"] for row in orders] == sorted(row["placed_at"] for row in orders)
+
+
 def test_pay_events_align_with_paid_order_lines(demo: DemoManifest) -> None:
     orders = _csv(demo.paths("orders")[0])
     events = _csv(demo.paths("events")[0])
-    paid = Counter((row["member_id"], row["sku"], row["paid_at"]) for row in orders if row["paid_at"])
+    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    paid = Counter(
+        (row["member_id"], row["sku"], row["paid_at"])
+        for row in orders
+        if row["paid_at"] and row["member_id"] in members  # the shop's events cover group members only
+    )
     pays = Counter(
         (row["member_id"], row["sku"], row["occurred_at"]) for row in events if row["event"] == "pay"
     )

@@ -165,11 +165,11 @@ stays AS (
   WHERE member_type <> 'staff' AND (joined_at IS NULL OR joined_at <= $as_of::TIMESTAMPTZ)
 ),
 universe AS (
+  -- the private-domain members: on a member list, in a group, or heard in one; a shop
+  -- customer known only from orders or shop events is not a member to care for
   SELECT member_id FROM (
     SELECT id AS member_id FROM store_members WHERE first_seen_at IS NULL OR first_seen_at <= $as_of::TIMESTAMPTZ
     UNION SELECT sender_id FROM customer_msgs
-    UNION SELECT member_id FROM orders_f
-    UNION SELECT member_id FROM events_f
     UNION SELECT member_id FROM stays
   ) WHERE member_id IS NOT NULL AND member_id NOT IN (SELECT id FROM staff_ids)
 ),

@@ -192,7 +192,8 @@ def generate_demo_brand(
     }  # fmt: skip
     counts = {
         "groups": len(group_files), "members": members, "products": len(catalogue.skus),
-        "order_lines": int(commerce.lines["order"].size), "events": int(commerce.events["time"].size),
+        "order_lines": int(commerce.lines["order"].size),
+        "store_order_lines": int(commerce.store_lines["order"].size), "events": int(commerce.events["time"].size),
     }  # fmt: skip
     messages = sum(result.messages for result in results)
     return DemoManifest(out_dir, truth_path, files, messages, counts)

@@ -8,6 +8,7 @@ The injected incident is a bad batch of one SKU whose buyers complain in a burst
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +86,8 @@ class Commerce:
     events: dict[str, np.ndarray]
     scheduled: ScheduledMessages
     incident: Incident
+    store_lines: dict[str, np.ndarray]
+    """Orders of shoppers outside the groups (``member`` indexes ``shopper_id``)."""
 
 
 def _presence(population: Population) -> tuple[np.ndarray, np.ndarray]:
@@ -185,6 +188,16 @@ def _order_lines(
 ) -> dict[str, np.ndarray]:  # fmt: skip
     incident_product = catalogue.skus.index(incident.sku)
     member, placed, forced = _all_order_heads(rng, population, incident, incident_product)
+    lines = _lines_of_orders(rng, catalogue, popularity, member, placed, forced, incident.cause)
+    lines["channel"] = _channels(rng, population, member)[lines["order"]]
+    return lines
+
+
+def _lines_of_orders(
+    rng: np.random.Generator, catalogue: Catalogue, popularity: np.ndarray, member: np.ndarray,
+    placed: np.ndarray, forced: np.ndarray, incident_cause: str | None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Products, prices, discounts, payment, cancellations and refunds of the orders (member, placed)."""
     lines_per_order = np.where(forced >= 0, 1, 1 + np.minimum(rng.poisson(0.35, size=member.size), 3))
     order = np.repeat(np.arange(member.size), lines_per_order)
     first_line = np.concatenate([[0], np.cumsum(lines_per_order)[:-1]]).astype(np.int64)
@@ -207,13 +220,43 @@ def _order_lines(
     refund_cause = rng.choice(len(_REFUND_CAUSES), size=order.size, p=_REFUND_CAUSE_SHARES)
     refunded = (rng.random(order.size) < 0.04) | (bad & (rng.random(order.size) < 0.85))
     refunded &= ~cancelled[order]
-    refund_cause = np.where(bad, _REFUND_CAUSES.index(incident.cause), refund_cause)
+    if incident_cause is not None:  # the bad batch's refunds give its defect as the cause
+        refund_cause = np.where(bad, _REFUND_CAUSES.index(incident_cause), refund_cause)
     return {
         "order": order, "member": member[order], "placed": placed[order], "paid": paid[order],
         "cancelled": cancelled[order], "amount": (subtotal - discount)[order], "discount": discount[order],
         "product": product, "quantity": quantity, "unit_price": unit_price, "refunded": refunded,
-        "refund_cause": refund_cause, "incident": bad, "channel": _channels(rng, population, member)[order],
+        "refund_cause": refund_cause, "incident": bad,
     }  # fmt: skip
+
+
+STORE_ORDERS_PER_GROUP_ORDER = 5.0
+"""Orders of shoppers who are in no group, per order of a group member: the store's other
+customers, so that group-attributed sales are a share of a realistic store total (plan §3.1:
+about 8% today, 20% as the goal)."""
+_ORDERS_PER_STORE_SHOPPER = 1.6
+
+
+def _store_only_lines(
+    rng: np.random.Generator, population: Population, catalogue: Catalogue, popularity: np.ndarray,
+    group_orders: int,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    """Orders of shoppers outside the groups, spread over the period; store or live, never group."""
+    count = round(STORE_ORDERS_PER_GROUP_ORDER * group_orders)
+    shoppers = max(1, round(count / _ORDERS_PER_STORE_SHOPPER))
+    start = population.period.start_ts
+    end = start + population.period.days * DAY
+    raw = rng.integers(start, end, size=count) if count else np.zeros(0, np.int64)
+    placed = np.sort(np.clip(_at_local_time(raw, times_of_day(rng, count)), start, end - 1))
+    member = rng.integers(shoppers, size=count)
+    lines = _lines_of_orders(rng, catalogue, popularity, member, placed, np.full(count, -1), None)
+    lines["channel"] = np.where(rng.random(count) < 0.7, 1, 2)[lines["order"]]
+    return lines
+
+
+def shopper_id(index: int) -> str:
+    """The shop's customer id of a shopper outside the groups."""
+    return f"shop-customer-{index + 1:07d}"
 
 
 def _channels(rng: np.random.Generator, population: Population, member: np.ndarray) -> np.ndarray:
@@ -329,13 +372,15 @@ def _events(
 
 def build_commerce(rng: np.random.Generator, population: Population, catalogue: Catalogue) -> Commerce:
     """Orders, events and the order-driven chat messages, with the injected incident."""
-    incident_rng, order_rng, message_rng, event_rng = rng.spawn(4)
+    incident_rng, order_rng, message_rng, event_rng, store_rng = rng.spawn(5)
     incident = _incident(incident_rng, population, catalogue)
     popularity = _popularity(incident_rng, len(catalogue.skus))
     lines = _order_lines(order_rng, population, catalogue, incident, popularity)
     scheduled = _schedule_messages(message_rng, population, catalogue, lines, incident)
     events = _events(event_rng, lines, population, popularity)
-    return Commerce(lines, events, scheduled, incident)
+    group_orders = int(lines["order"].max()) + 1 if lines["order"].size else 0
+    store = _store_only_lines(store_rng, population, catalogue, popularity, group_orders)
+    return Commerce(lines, events, scheduled, incident, store)
 
 
 _STATUS = np.asarray(["paid", "refunded", "partially_refunded", "cancelled"])
@@ -352,8 +397,22 @@ def _order_status(lines: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def order_rows(commerce: Commerce, population: Population, catalogue: Catalogue) -> list[list[str]]:
-    """``orders.csv`` rows (generic preset), one per order line, in order of placement."""
+    """``orders.csv`` rows (generic preset), one per order line, in order of placement.
+
+    The group members' orders and the store's other shoppers' orders, merged by time.
+    """
     lines = commerce.lines
+    group_orders = int(lines["order"].max()) + 1 if lines["order"].size else 0
+    store = commerce.store_lines
+    rows = _line_rows(lines, population.members.ids.__getitem__, 0, catalogue)
+    rows += _line_rows(store, shopper_id, group_orders, catalogue)
+    times = np.concatenate([lines["placed"], store["placed"]])
+    return [rows[index] for index in np.argsort(times, kind="stable").tolist()]
+
+
+def _line_rows(
+    lines: dict[str, np.ndarray], customer_id: Callable[[int], str], first_order: int, catalogue: Catalogue
+) -> list[list[str]]:
     placed = iso_local_many(lines["placed"])
     paid = iso_local_many(np.maximum(lines["paid"], 0))
     dates = [text[:10].replace("-", "") for text in placed]
@@ -361,12 +420,12 @@ def order_rows(commerce: Commerce, population: Population, catalogue: Catalogue)
     channel = _CHANNELS[lines["channel"]].tolist()
     line_total = lines["unit_price"] * lines["quantity"]
     refund = np.where(lines["refunded"] & ~lines["cancelled"], line_total, 0.0)
-    ids = population.members.ids
     rows = []
     for line in range(lines["order"].size):
         product = int(lines["product"][line])
         rows.append([
-            f"QM{dates[line]}{int(lines['order'][line]) + 1:07d}", ids[int(lines["member"][line])], placed[line],
+            f"QM{dates[line]}{first_order + int(lines['order'][line]) + 1:07d}",
+            customer_id(int(lines["member"][line])), placed[line],
             "" if lines["paid"][line] < 0 else paid[line], status[line], f"{lines['amount'][line]:.2f}",
             f"{lines['discount'][line]:.2f}", channel[line], catalogue.skus[product], catalogue.rows[product]["name"],
             catalogue.categories[product], str(int(lines["quantity"][line])), f"{lines['unit_price'][line]:.2f}",
