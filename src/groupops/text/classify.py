@@ -109,6 +109,16 @@ def _sentiment_and_score(probabilities: np.ndarray, complaint: bool) -> tuple[Se
     return "neutral", (positive - negative) / 2.0
 
 
+def _shown_score(label: Sentiment, score: float) -> float:
+    """``score`` to 3 decimals, still on its label's side of ±1/3 (−0.3333 would round to −0.333)."""
+    shown = round(score, 3)
+    if label == "negative":
+        return min(shown, -0.334)
+    if label == "positive":
+        return max(shown, 0.334)
+    return shown
+
+
 class MessageClassifier:
     """A trained classifier; use :func:`train_classifier` or :func:`default_classifier`."""
 
@@ -166,7 +176,7 @@ class MessageClassifier:
             complaint = bool(complaint_flags[row])
             label, score = _sentiment_and_score(sentiment[row], complaint)
             results[text] = MessageLabels(
-                text, label, round(score, 3), complaint, bool(question_flags[row]), intents
+                text, label, _shown_score(label, score), complaint, bool(question_flags[row]), intents
             )
         return results
 
