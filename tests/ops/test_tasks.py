@@ -30,12 +30,14 @@ MART_ROWS = [
 ]
 
 
-def _write_mart(workspace: Workspace, as_of: datetime = AS_OF) -> None:
+def _write_mart(
+    workspace: Workspace, as_of: datetime = AS_OF, members: list[tuple[object, ...]] | None = None
+) -> None:
     rows = [
         {"member_id": m, "as_of": as_of, "name": "=HYPERLINK(\"x\")" if m == "vip" else f"名{m}",
          "primary_group_id": "g1", "member_class": c, "days_since_last_active": d, "never_active": n, "orders": o,
          "followers": f, "follower_tier": t, "is_vip": v, "net_spend": 100.0 * o, "top_category": "卫衣"}
-        for m, c, d, n, o, f, t, v in MART_ROWS
+        for m, c, d, n, o, f, t, v in (MART_ROWS if members is None else members)
     ]  # fmt: skip
     path = workspace.settings.marts_dir / MART_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,6 +88,21 @@ def test_generating_again_never_duplicates(mart_workspace: Workspace) -> None:
         assert (
             session.scalars(select(AuditLog).where(AuditLog.action == "tasks.generate")).first() is not None
         )
+
+
+def test_open_tasks_of_people_no_longer_in_the_member_mart_are_skipped(mart_workspace: Workspace) -> None:
+    generate_tasks(mart_workspace)
+    complete_task(mart_workspace, "vip_care:vip:2026-03", actor="op1", outcome="called")
+    remaining = [row for row in MART_ROWS if row[0] not in ("quiet_seed", "vip")]  # off the member list
+    _write_mart(mart_workspace, members=remaining)
+    run = generate_tasks(mart_workspace)
+    assert run.skipped_not_members == 1  # quiet_seed's care; vip's task was already done
+    care = {t["member_id"]: t for t in list_tasks(mart_workspace, kind="care")}
+    assert care["quiet_seed"]["status"] == "skipped"
+    assert care["quiet_seed"]["detail"]["skipped_because"] == "not a member"
+    assert care["lurker"]["status"] == "open"
+    assert list_tasks(mart_workspace, kind="vip_care")[0]["status"] == "done"
+    assert run.as_dict()["skipped_not_members"] == 1
 
 
 def test_win_back_outcome_came_back_within_the_window(mart_workspace: Workspace) -> None:

@@ -60,9 +60,17 @@ class TaskRun:
     as_of: datetime
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TASK_KINDS, 0))
     outcomes: dict[str, int] = field(default_factory=dict)
+    skipped_not_members: int = 0
+    """Open tasks of people who are no longer in the member mart (left the member list, or
+    were only ever shop customers), set to ``skipped``."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"as_of": self.as_of.isoformat(), "created": self.created, "outcomes": self.outcomes}
+        return {
+            "as_of": self.as_of.isoformat(),
+            "created": self.created,
+            "outcomes": self.outcomes,
+            "skipped_not_members": self.skipped_not_members,
+        }
 
 
 class _Blank(dict[str, str]):
@@ -277,6 +285,22 @@ def _winback_blocked(workspace: Workspace, as_of: datetime) -> set[str]:
         }  # fmt: skip
 
 
+def _skip_tasks_of_non_members(workspace: Workspace, members: set[str]) -> int:
+    """Open generated tasks whose person is not in the member mart any more: ``skipped``, with why."""
+    skipped = 0
+    with workspace.database.session() as session:
+        open_tasks = session.scalars(select(Task).where(Task.kind.in_(TASK_KINDS), Task.status == "open"))
+        for task in open_tasks:
+            if task.member_id is None or task.member_id in members:
+                continue
+            task.status = "skipped"
+            task.detail = {**task.detail, "skipped_because": "not a member"}
+            skipped += 1
+        if skipped:
+            record_audit(session, "system", "tasks.skip_not_members", "tasks", "", skipped=skipped)
+    return skipped
+
+
 # --- generation -----------------------------------------------------------------------------
 
 
@@ -309,6 +333,7 @@ def generate_tasks(workspace: Workspace, as_of: datetime | None = None) -> TaskR
     year, week, _ = local.isocalendar()
     run = TaskRun(as_of)
     run.outcomes = _settle_winbacks(workspace, rules, as_of)
+    run.skipped_not_members = _skip_tasks_of_non_members(workspace, set(mart["member_id"].astype(str)))
     candidates = [
         *_care_tasks(mart, rules, as_of, f"{year}-W{week:02d}", care_days),
         *_winback_tasks(mart, rules, as_of, local.isoformat(), _winback_blocked(workspace, as_of), care_days),
