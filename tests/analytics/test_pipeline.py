@@ -49,6 +49,18 @@ def test_goals_start_on_the_first_message_or_order_not_on_old_join_dates(tmp_pat
     assert {goal["start"] for goal in summary["goals"]} == {"2024-01-20"}
 
 
+def test_daily_marts_start_on_the_first_order_or_message_and_count_earlier_joins(tmp_path: Path) -> None:
+    """Members joined from 2024-01-05, the first order is on 01-20: days before have no behaviour data.
+
+    On 01-20, m01–m08 (g1, 01-05) and m09–m12 (g2, 01-10) are present: 12 customers.
+    """
+    brand = build_small_brand(tmp_path / "data")
+    run_pipeline(brand)
+    days = sorted(mart_rows(brand.settings.marts_dir, "brand_daily_activity"), key=lambda row: row["day"])
+    assert days[0]["day"].isoformat() == "2024-01-20"
+    assert days[0]["members"] == 12
+
+
 def test_goals_start_on_the_first_message_when_it_comes_first(tmp_path: Path) -> None:
     brand = build_small_brand(tmp_path / "data")
     early = [("z-1", "g2", "m10", False, "2024-01-12 08:00", "text", "send", "来了", None)]

@@ -609,7 +609,7 @@ def _funnel_goal_values(
 
 
 def _first_activity_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
-    """The first day with a member message or an order: where goals without a start begin.
+    """The first day with a member message or an order: where the whole marts and goals begin.
 
     Membership changes alone do not count: a member list carries join dates from long before
     the chat archive, and a goal's months would be over before the first message.
@@ -700,7 +700,7 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
         facts = kept if full and kept is not None else _with_kept_staff(engine, engine.facts())
         inputs = _stored_inputs(engine, marts_dir, facts)
         last = as_of or data_last_day(engine, facts)
-        first = _first_day(engine, inputs)
+        first = _first_activity_day(engine, inputs)
     result.as_of = last
     if last is not None and first is not None:
         _write_whole_marts_and_summary(engine, facts, inputs, (min(first, last), last), result)
