@@ -19,8 +19,8 @@ from groupops.simulate._phrases import fill_template, load_phrases
 from groupops.simulate._population import NEVER, Population
 
 __all__ = [
-    "EVENT_COLUMNS", "HOURLY_WEIGHTS", "ORDER_COLUMNS", "Commerce", "Incident", "ScheduledMessages",
-    "build_commerce", "event_rows", "order_rows", "times_of_day",
+    "EVENT_COLUMNS", "HOURLY_WEIGHTS", "ORDER_COLUMNS", "STORE_ORDERS_PER_GROUP_ORDER", "Commerce", "Incident",
+    "ScheduledMessages", "build_commerce", "event_rows", "order_rows", "shopper_id", "times_of_day",
 ]  # fmt: skip
 
 ORDER_COLUMNS = [
