@@ -608,26 +608,26 @@ def _funnel_goal_values(
     return values
 
 
-def _first_activity_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
+def _first_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
     """The first day with a member message or an order: where the whole marts and goals begin.
 
-    Membership changes alone do not count: a member list carries join dates from long before
-    the chat archive, and a goal's months would be over before the first message.
+    Membership changes count only when there is neither: a member list carries join dates from
+    long before the chat archive, and a goal's months would be over before the first message.
     """
-    days = inputs.activity.select(day_number=inputs.activity.day_number.cast("int64")).union(
-        inputs.orders.select(day_number=inputs.orders.day_number.cast("int64"))
+    behaviour = [
+        table.select(day_number=table.day_number.cast("int64"), behaviour=ibis.literal(True))
+        for table in (inputs.activity, inputs.orders)
+    ]
+    joins = inputs.transitions.select(
+        day_number=inputs.transitions.day_number.cast("int64"), behaviour=ibis.literal(False)
     )
-    value = engine.to_arrow(days.aggregate(first=days.day_number.min())).column("first")[0].as_py()
-    return _first_day(engine, inputs) if value is None else EPOCH + timedelta(days=int(value))
-
-
-def _first_day(engine: AnalyticsEngine, inputs: KpiInputs) -> date | None:
-    days = (
-        inputs.activity.select(day_number=inputs.activity.day_number.cast("int64"))
-        .union(inputs.orders.select(day_number=inputs.orders.day_number.cast("int64")))
-        .union(inputs.transitions.select(day_number=inputs.transitions.day_number.cast("int64")))
+    days = behaviour[0].union(behaviour[1]).union(joins)
+    firsts = days.aggregate(
+        first_behaviour=ibis.ifelse(days.behaviour, days.day_number, None).min(),
+        first_any=days.day_number.min(),
     )
-    value = engine.to_arrow(days.aggregate(first=days.day_number.min())).column("first")[0].as_py()
+    row = engine.to_arrow(firsts).to_pylist()[0]
+    value = row["first_behaviour"] if row["first_behaviour"] is not None else row["first_any"]
     return None if value is None else EPOCH + timedelta(days=int(value))
 
 
@@ -658,9 +658,10 @@ def _scorecard_document(
     goals: list[goal_module.Goal],
     as_of: date | None,
     funnel_events: dict[str, ir.Table] | None = None,
+    first_day: date | None = None,
 ) -> dict[str, Any]:
     last = as_of or data_last_day(engine, facts) or date.today()
-    first = _first_activity_day(engine, inputs) or last
+    first = first_day or _first_day(engine, inputs) or last
     window = engine.workspace.settings.active_window_days
     scope = KpiScope(date_from=last - timedelta(days=window - 1), date_to=last)
     report = kpis_from_inputs(engine, inputs, scope, last)
@@ -700,10 +701,10 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
         facts = kept if full and kept is not None else _with_kept_staff(engine, engine.facts())
         inputs = _stored_inputs(engine, marts_dir, facts)
         last = as_of or data_last_day(engine, facts)
-        first = _first_activity_day(engine, inputs)
+        first = _first_day(engine, inputs)
     result.as_of = last
     if last is not None and first is not None:
-        _write_whole_marts_and_summary(engine, facts, inputs, (min(first, last), last), result)
+        _write_whole_marts_and_summary(engine, facts, inputs, (first, last), result)
     _write_json_atomically(marts_dir / _STATE, {"timezone": engine.timezone, "fingerprints": new})
     return result
 
@@ -711,8 +712,10 @@ def _run_on(engine: AnalyticsEngine, as_of: date | None, full: bool) -> Pipeline
 def _write_whole_marts_and_summary(
     engine: AnalyticsEngine, facts: Facts, inputs: KpiInputs, span: tuple[date, date], result: PipelineResult
 ) -> None:
+    """The whole marts from the first day to the last (or only the last when it comes first), the summary."""
+    first, last = span
     marts_dir = engine.workspace.settings.marts_dir
-    tables = _whole_marts(engine, marts_dir, facts, inputs, span, result)
+    tables = _whole_marts(engine, marts_dir, facts, inputs, (min(first, last), last), result)
     with result.timed("funnel_steps"):
         events = _kept_funnel_events(engine, facts)
         tables["funnel_steps"] = _funnel_table(engine, events)
@@ -720,7 +723,8 @@ def _write_whole_marts_and_summary(
         for name, table in tables.items():
             result.rows[name] = _write_whole(marts_dir, name, table)
     with result.timed("summary (KPIs, goals, awareness funnel)"):
-        document = _scorecard_document(engine, facts, inputs, goal_module.load_goals(), span[1], events)
+        goals = goal_module.load_goals()
+        document = _scorecard_document(engine, facts, inputs, goals, last, events, first_day=first)
         document["engine"] = engine.name
         stages = funnels.awareness_funnel(engine, _summary_scope(document), inputs=inputs)
         document["awareness_funnel"] = stages.to_json()
