@@ -176,9 +176,13 @@ def test_memotrace_files_are_wechatmsg_csv_with_bom(demo: DemoManifest) -> None:
         assert all(re.fullmatch(r'"[^"]+"邀请"[^"]+"加入了群聊', row["StrContent"]) for row in system)
 
 
+def _member_ids(demo: DemoManifest) -> set[str]:
+    return {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+
+
 def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[str, Any]) -> None:
     orders = _csv(demo.paths("orders")[0])
-    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    members = _member_ids(demo)
     skus = {row["sku"] for row in _csv(demo.paths("products")[0])}
     assert orders and all(row["sku"] in skus for row in orders)
     assert all(row["member_id"] in members or row["member_id"].startswith("shop-customer-") for row in orders)
@@ -197,7 +201,7 @@ def test_orders_reference_members_and_products(demo: DemoManifest, truth: dict[s
 
 def test_the_store_also_sells_to_shoppers_outside_the_groups(demo: DemoManifest) -> None:
     orders = _csv(demo.paths("orders")[0])
-    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    members = _member_ids(demo)
     outside = [row for row in orders if row["member_id"] not in members]
     by_order = {row["order_id"]: row["member_id"] in members for row in orders}
     assert len(by_order) == len({row["order_id"] for row in orders})
@@ -210,7 +214,7 @@ def test_the_store_also_sells_to_shoppers_outside_the_groups(demo: DemoManifest)
 def test_pay_events_align_with_paid_order_lines(demo: DemoManifest) -> None:
     orders = _csv(demo.paths("orders")[0])
     events = _csv(demo.paths("events")[0])
-    members = {row["external_userid"] for row in _csv(demo.paths("members")[0])}
+    members = _member_ids(demo)
     paid = Counter(
         (row["member_id"], row["sku"], row["paid_at"])
         for row in orders
