@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import http.client
 import multiprocessing
+import os
 import sys
 import tempfile
 import threading
@@ -49,17 +51,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from groupops.bot.outbox import OutboxPolicy, OutboxWorker
-from groupops.bot.receiver import CallbackEndpoint, CallbackFastPath, CallbackProcessor, wecom_callback_router
-from groupops.bot.runtime import freeze_startup_heap
-from groupops.bot.service import BotService
+from groupops.bot.runtime import ServeOptions, serve_app
 from groupops.config import Settings
 from groupops.store.models.base import utc_now
 from groupops.store.models.bot import CallbackEventLog, OutboxItem
 from groupops.store.workspace import Workspace
-from groupops.wecom.client import WeComClient
 from groupops.wecom.crypto import WeComCrypto
-from groupops.wecom.senders import RobotSender
 from wecom.fake_wecom_server import FakeWeComServer
 
 TOKEN, AES_KEY, CORP_ID = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
@@ -319,45 +316,41 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figures:
     workdir = Path(tempfile.mkdtemp(prefix="groupops-bot-bench-"))
-    settings = Settings(
-        data=workdir / "data",
-        database_url=database_url,
-        wecom_token=TOKEN,
-        wecom_aes_key=AES_KEY,
-        wecom_corp_id=CORP_ID,
-        quiet_hours="",
-    )
-    workspace = Workspace(settings)
     robot_keys = {f"wrBench{group:04d}": f"bench-robot-{group:04d}" for group in range(args.groups)}
-    stop = threading.Event()
     with _FakeWeComProcess(tuple(robot_keys.values())) as fake:
-        client = WeComClient(
-            base_url=fake.base_url, robot_messages_per_minute=20, max_rate_limit_wait_seconds=0.0
+        settings = Settings(
+            data=workdir / "data",
+            database_url=database_url,
+            wecom_token=TOKEN,
+            wecom_aes_key=AES_KEY,
+            wecom_corp_id=CORP_ID,
+            wecom_api_base=fake.base_url,
+            robot_messages_per_minute=20,
+            quiet_hours="",
         )
-        worker = OutboxWorker(
-            workspace.database, {"robot": RobotSender(client, robot_keys)}, policy=OutboxPolicy(batch_size=50)
-        )
-        service = BotService(workspace.database, settings, on_enqueued=worker.wake)
-        app = FastAPI()  # as BotRuntime.app(): the routes, and the POST answered before routing
-        endpoint = CallbackEndpoint(workspace, processor=CallbackProcessor(workspace, service=service))
-        app.include_router(wecom_callback_router(workspace, endpoint=endpoint), prefix="/wecom/callback")
-        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
-        worker.warm_up()  # as BotRuntime.start()
-        thread = threading.Thread(target=worker.run_forever, args=(stop, 0.2), daemon=True, name="outbox")
-        thread.start()
-        freeze_startup_heap()  # as BotRuntime.start()
+        workspace = Workspace(settings)
+        # exactly the app `groupops bot serve` runs (--single-process: everything in this process)
+        app = serve_app(ServeOptions(settings, robot_keys), writer_process=args.layout == "writer-process")
         with Server(app, args.http) as base_url:
-            cpu_before = time.process_time()
+            cpu_before = _server_cpu_seconds()
             outcome = _drive_load(args, base_url)
-            server_cpu = time.process_time() - cpu_before
+            server_cpu = _server_cpu_seconds() - cpu_before
             _drain(workspace, seconds=args.drain_seconds)
-        stop.set()
-        worker.wake()
-        thread.join(timeout=10)
     fake_received, fake_duplicates = fake.counts
     figures = Figures(*outcome, *_stored_figures(workspace), fake_received, fake_duplicates, server_cpu)
     workspace.close()
     return figures
+
+
+def _server_cpu_seconds() -> float:
+    """CPU time of this process (the web side) and of the bot's writer process, when there is one."""
+    seconds = time.process_time()
+    for child in multiprocessing.active_children():
+        if child.name == "groupops-bot-writer" and child.pid is not None:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                seconds += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
 
 
 def _drive_load(args: argparse.Namespace, base_url: str) -> tuple[Any, ...]:
@@ -457,6 +450,14 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
         f"store     {backend}; {args.groups} groups, one robot each (20 messages/min), 1 outbox worker thread; "
         f"HTTP parser {_http_parser(args.http)}; at most {args.clients} requests in flight"
     )
+    print(
+        "layout    "
+        + (
+            "web process (uvicorn: verify, decrypt) + writer process (applier, outbox worker, scheduler)"
+            if args.layout == "writer-process"
+            else "one process (uvicorn, applier, outbox worker, scheduler)"
+        )
+    )
     print(f"offered   {args.rate:,.0f} events/s for {args.seconds:g} s = {total:,} callbacks")
     print(
         f"achieved  {len(figures.records) / figures.load_seconds:,.0f} events/s; {len(accepted):,} answered 200"
@@ -473,7 +474,7 @@ def _report(args: argparse.Namespace, database_url: str | None, figures: Figures
     requests = len(figures.records) + len(figures.baseline) + len(figures.replay_statuses)
     print(
         f"server    CPU {figures.server_cpu_seconds:.1f} s for {requests:,} requests "
-        f"({figures.server_cpu_seconds / max(1, requests) * 1e6:,.0f} µs each, all threads of the server process)"
+        f"({figures.server_cpu_seconds / max(1, requests) * 1e6:,.0f} µs each, all threads of the server's processes)"
     )
     print(f"send      enqueued → sent ({sent:,} sent within the budget): {_ms(figures.send_latencies)}")
     replays_ok = sum(1 for status in figures.replay_statuses if status == 200)
@@ -512,6 +513,12 @@ def main() -> int:
         choices=("auto", "h11", "httptools"),
         default="auto",
         help="uvicorn's HTTP parser (auto: httptools when installed)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("writer-process", "single-process"),
+        default="writer-process",
+        help="as `groupops bot serve` (default) or `bot serve --single-process`",
     )
     parser.add_argument(
         "--database-url", default=None, help="operational store (default: SQLite in a temp dir)"

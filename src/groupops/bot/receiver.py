@@ -32,7 +32,7 @@ import logging
 import shutil
 import string
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -786,9 +786,11 @@ class CallbackEndpoint:
         crypto: WeComCrypto | None = None,
         processor: CallbackProcessor | None = None,
         fetcher: ArchiveFetcher | None = None,
+        forward: Callable[[str], Awaitable[tuple[int, str]]] | None = None,
     ) -> None:
         self.workspace, self.fetcher = workspace, fetcher
         self._crypto, self._processor = crypto, processor
+        self._forward = forward  # hands the decrypted XML to the writer process (bot/writer.py)
         self._lock = threading.Lock()
 
     def crypto(self) -> WeComCrypto:
@@ -818,6 +820,9 @@ class CallbackEndpoint:
         try:
             ciphertext = _envelope_ciphertext(body.decode("utf-8", "replace"))
             plain = self.crypto().decrypt_message(ciphertext, *params)
+            if self._forward is not None:
+                status, text = await self._forward(plain)
+                return _plain(text, status)
             processor = await self._processor_now()
             outcome = await processor.apply_message(plain)
         except (WeComCryptoError, InputFormatError, ConfigurationError) as error:
@@ -911,28 +916,41 @@ def _callback_params(query: Mapping[str, str]) -> tuple[str, str, str] | None:
 
 
 def _refusal(error: Exception) -> PlainTextResponse:
+    status, text, _ = refusal(error)
+    return _plain(text, status)
+
+
+def refusal(error: Exception) -> tuple[int, str, bool]:
+    """The answer to a callback refused for ``error`` (bad crypto, unreadable XML, missing settings)."""
     if isinstance(error, WeComCryptoError):
-        return _plain(f"{error.code} {error.code_name}", 403 if error.code == -40001 else 400)
+        return 403 if error.code == -40001 else 400, f"{error.code} {error.code_name}", False
     if isinstance(error, InputFormatError):
-        return _plain(f"unreadable callback: {error}", 400)
-    return _plain(str(error), 503)
+        return 400, f"unreadable callback: {error}", False
+    return 503, str(error), False
 
 
 def _handle_other(processor: CallbackProcessor, plain: str) -> PlainTextResponse:
     """Membership, contact and archive callbacks (their own short transactions, warehouse writes)."""
+    status, text, pull = answer_other(processor, plain)
+    if pull:
+        return PlainTextResponse(text, background=BackgroundTask(pull_archive_quietly, processor))
+    return _plain(text, status)
+
+
+def answer_other(processor: CallbackProcessor, plain: str) -> tuple[int, str, bool]:
+    """Apply a callback that is not a group text message: (HTTP status, body, archive pull wanted)."""
     try:
         outcome = processor.process(plain)
     except (InputFormatError, ConfigurationError) as error:
-        return _refusal(error)
+        return refusal(error)
     except Exception as error:  # answer 500 so that WeCom retries; the log row says why
         log.exception("WeCom callback failed")
-        return _plain(f"callback failed: {error}", 500)
-    if outcome.archive_pull_requested and not outcome.duplicate:
-        return PlainTextResponse("success", background=BackgroundTask(_pull_quietly, processor))
-    return _plain("success")
+        return 500, f"callback failed: {error}", False
+    return 200, "success", outcome.archive_pull_requested and not outcome.duplicate
 
 
-def _pull_quietly(processor: CallbackProcessor) -> None:
+def pull_archive_quietly(processor: CallbackProcessor) -> None:
+    """The archive pull a ``msgaudit_notify`` asked for, after the answer (errors are logged)."""
     try:
         report = processor.pull_archive()
     except GroupOpsError:

@@ -1,8 +1,19 @@
-"""``groupops bot serve`` in one process: the callback receiver, the scheduler and the outbox worker."""
+"""``groupops bot serve``: the callback receiver, the scheduler and the outbox worker.
+
+Two layouts. :func:`serve_app` with ``writer_process=True`` (the default of ``bot serve``) gives
+the web process's app; it starts a writer process holding the applier, the worker and the
+scheduler (:mod:`groupops.bot.writer` says why). :class:`BotRuntime` is everything in one
+process (``bot serve --single-process``, the tests, embedding).
+"""
 
 from __future__ import annotations
 
 import gc
+import logging
+import multiprocessing
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -24,12 +35,25 @@ from groupops.bot.receiver import (
 )
 from groupops.bot.scheduler import BotScheduler
 from groupops.bot.service import BotService
+from groupops.bot.writer import CallbackHost, WriterClient
+from groupops.config import Settings
 from groupops.errors import ConfigurationError
 from groupops.store.workspace import Workspace
 from groupops.wecom.client import WeComClient
 from groupops.wecom.senders import ConsoleSender, MassSendSender, RobotSender, Sender
 
-__all__ = ["BotRuntime", "build_senders", "freeze_startup_heap", "load_robot_keys"]
+__all__ = [
+    "BotRuntime",
+    "ServeOptions",
+    "build_senders",
+    "freeze_startup_heap",
+    "load_robot_keys",
+    "serve_app",
+]
+
+log = logging.getLogger(__name__)
+
+WRITER_START_SECONDS = 120.0  # importing and warming up the writer process takes a few seconds
 
 
 def load_robot_keys(path: Path) -> dict[str, str]:
@@ -146,3 +170,119 @@ class BotRuntime:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads.clear()
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """What ``bot serve`` is given (picklable: the writer process builds its part from it)."""
+
+    settings: Settings
+    robot_keys: Mapping[str, str] = field(default_factory=dict)
+    archive_inbox: Path | None = None
+
+
+def serve_app(options: ServeOptions, *, writer_process: bool = True) -> FastAPI:
+    """The app ``bot serve`` runs: with a writer process (default), or all in this process."""
+    if not writer_process:
+        workspace = Workspace(options.settings)
+        senders = build_senders(workspace, options.robot_keys)
+        return BotRuntime(workspace, senders, archive_inbox=options.archive_inbox).app()
+    return _SplitServer(options).app()
+
+
+class _SplitServer:
+    """The web process: verify, decrypt, forward to the writer process, answer with its answer."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.workspace = Workspace(options.settings)  # settings and crypto only: no writes here
+        self._directory = ""
+        self._process: Any = None
+        self._stop: Any = None
+        self.client: WriterClient | None = None
+
+    def app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            self._start()
+            try:
+                yield
+            finally:
+                if self.client is not None:
+                    await self.client.close()
+                self._stop_writer()
+
+        app = FastAPI(title="GroupOps bot", lifespan=lifespan)
+        endpoint = CallbackEndpoint(self.workspace, forward=self._forward)
+        app.include_router(wecom_callback_router(self.workspace, endpoint=endpoint), prefix="/wecom/callback")
+        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
+
+        @app.get("/healthz")
+        def health() -> dict[str, str]:
+            alive = self._process is not None and self._process.is_alive()
+            return {"status": "ok" if alive else "writer process down", "writer": "up" if alive else "down"}
+
+        return app
+
+    async def _forward(self, plain: str) -> tuple[int, str]:
+        if self.client is None:
+            raise ConfigurationError("the bot's writer process has not been started")
+        return await self.client.answer(plain)
+
+    def _start(self) -> None:
+        """Start the writer process and wait until it listens (its errors are raised here)."""
+        self._directory = tempfile.mkdtemp(prefix="groupops-bot-")  # private (0700): the socket lives here
+        socket_path = os.path.join(self._directory, "writer.sock")
+        context = multiprocessing.get_context("spawn")
+        ready, self._stop = context.Event(), context.Event()
+        self._process = context.Process(
+            target=_writer_main,
+            args=(self.options, socket_path, ready, self._stop, os.getpid()),
+            name="groupops-bot-writer",
+            daemon=True,
+        )
+        self._process.start()
+        waited = 0.0
+        while not ready.wait(0.2):
+            waited += 0.2
+            if not self._process.is_alive() or waited >= WRITER_START_SECONDS:
+                self._stop_writer()
+                raise ConfigurationError("the bot's writer process did not start (its log above says why)")
+        self.client = WriterClient(socket_path)
+        log.info("bot writer process %d is serving on %s", self._process.pid, socket_path)
+
+    def _stop_writer(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        if self._process is not None:
+            self._process.join(timeout=30)
+            if self._process.is_alive():
+                log.warning("the bot's writer process did not stop in 30 s; terminating it")
+                self._process.terminate()
+                self._process.join(timeout=10)
+        if self._directory:
+            shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _writer_main(options: ServeOptions, socket_path: str, ready: Any, stop: Any, parent: int) -> None:
+    """The writer process: applier, outbox worker and scheduler, serving the forwarded callbacks."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     [writer] %(name)s: %(message)s")
+    logging.getLogger("groupops").setLevel(logging.INFO)  # libraries' info (a line per HTTP call) is noise
+    workspace = Workspace(options.settings)
+    try:
+        senders = build_senders(workspace, options.robot_keys)
+        runtime = BotRuntime(workspace, senders, archive_inbox=options.archive_inbox)
+        host = CallbackHost(runtime.processor, socket_path)
+        runtime.start()
+        host.start()
+        ready.set()
+        try:
+            while not stop.wait(1.0):
+                if os.getppid() != parent:  # the web process is gone: nobody can reach us
+                    log.warning("the web process %d is gone; the writer process stops", parent)
+                    break
+        finally:
+            host.stop()
+            runtime.stop()
+    finally:
+        workspace.close()

@@ -80,19 +80,29 @@ def serve_command(
     archive_inbox: Annotated[
         Path | None, typer.Option("--archive-inbox", help="Folder of decrypted archive JSON files to pull.")
     ] = None,
+    single_process: Annotated[
+        bool,
+        typer.Option(
+            "--single-process",
+            help="Apply callbacks in the web process too (default: a separate writer process applies them).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the WeCom callback receiver (/wecom/callback), the scheduler and the outbox worker."""
+    """Run the WeCom callback receiver (/wecom/callback), the scheduler and the outbox worker.
+
+    By default two processes: the web process verifies and decrypts each callback and a writer
+    process applies it (bot core, store, outbox worker, scheduler); WeCom gets its answer after
+    the commit. --single-process keeps everything in one process.
+    """
     import uvicorn
 
-    from groupops.bot.runtime import BotRuntime, build_senders, load_robot_keys
-    from groupops.store.workspace import Workspace
+    from groupops.bot.runtime import ServeOptions, load_robot_keys, serve_app
 
     with fail_on_errors():
-        workspace = Workspace(settings_for(data))
+        settings = settings_for(data)
         keys = load_robot_keys(robot_keys) if robot_keys else {}
-        runtime = BotRuntime(workspace, build_senders(workspace, keys), archive_inbox=archive_inbox)
-        app = runtime.app()
-    settings = workspace.settings
+        options = ServeOptions(settings, keys, archive_inbox)
+        app = serve_app(options, writer_process=not single_process)
     uvicorn.run(app, host=host or settings.host, port=port or settings.port, log_level="info")
 
 
