@@ -134,3 +134,31 @@ def test_a_spent_robot_defers_its_whole_queue_in_one_go(workspace: Workspace) ->
     assert late.next_attempt_at == start + timedelta(seconds=45 + 3 * 25)  # after the others, none moved
     assert latest.next_attempt_at == start + timedelta(seconds=45 + 3 * 26)
     assert first.next_attempt_at == start + timedelta(seconds=42)
+
+
+def test_the_service_queues_a_spent_robots_rows_at_their_slots(workspace: Workspace) -> None:
+    start = datetime(2024, 6, 3, 2, 0, tzinfo=SHANGHAI)
+    with workspace.database.session() as session:
+        enqueue(session, "first", "robot", GROUP, {"text": "消息"}, now=start)
+    robot = _SpentRobot()
+    worker = OutboxWorker(
+        workspace.database,
+        {"robot": robot},
+        clock=lambda: start,
+        compliance=None,
+        policy=OutboxPolicy(deferral_spacing_seconds=3.0),
+    )
+    assert worker.run_once().deferred == 1  # now the worker knows: out of budget for 42 s
+    assert worker.reserve_slot("robot", "another-group", start) is None  # other robots: due now
+    service = BotService(
+        workspace.database, workspace.settings, clock=lambda: start, outbox_slots=worker.reserve_slot
+    )
+    processor = CallbackProcessor(workspace, service=service)
+    for number in range(3):
+        processor.process(_message(f"m{number}", f"wmMember{number}", "签到"))
+    with workspace.database.session() as session:
+        rows = session.scalars(select(OutboxItem).order_by(OutboxItem.id)).all()
+    waits = [row.next_attempt_at - start for row in rows]
+    assert waits == [timedelta(seconds=42)] + [timedelta(seconds=45 + 3 * n) for n in range(3)]
+    assert worker.run_once().claimed == 0  # nothing due, nothing to move
+    assert robot.calls == 1

@@ -417,10 +417,26 @@ class OutboxWorker:
         self._acks: list[tuple[_Claimed, dict[str, Any]]] = []
         self._blocked_until: dict[tuple[str, str], datetime] = {}  # robots out of budget, until when
         self._next_slot: dict[tuple[str, str], datetime] = {}  # their next free deferral slot
+        self._budgets = threading.Lock()  # the two maps above (never held across a database call)
 
     def wake(self) -> None:
         """New rows were queued: end the current idle wait of :meth:`run_forever` now."""
         self._wake.set()
+
+    def reserve_slot(self, channel: str, target: str, now: datetime) -> datetime | None:
+        """The send slot of a new row for a robot known to be out of budget (None: due now).
+
+        The bot service asks as it queues rows (``BotService.outbox_slots``), so a spent robot's
+        rows are born with their slots, in queue order, and the worker need not move them later.
+        """
+        key = (channel, target)
+        with self._budgets:
+            until = self._blocked_until.get(key)
+            if until is None or until <= now:
+                return None
+            slot = max(until, self._next_slot.get(key, now))
+            self._next_slot[key] = slot + timedelta(seconds=self.policy.deferral_spacing_seconds)
+            return slot
 
     def warm_up(self) -> None:
         """Build the compliance checker now (≈ 0.35 s of Python, compiled once per process).
@@ -485,26 +501,36 @@ class OutboxWorker:
 
     def _slot_rows_of_spent_robots(self, session: Session, now: datetime) -> None:
         """Rows queued since for a robot known to be out of budget: their slots, without a claim."""
-        if not self._blocked_until:
+        with self._budgets:
+            spent = list(self._blocked_until)
+        if not spent:
             return
         table: Any = OutboxItem.__table__
         spacing = timedelta(seconds=self.policy.deferral_spacing_seconds)
-        waiting = session.connection().execute(
-            select(table.c.id, table.c.channel, table.c.target)
-            .where(
-                table.c.status == "pending",
-                table.c.next_attempt_at <= now,
-                tuple_(table.c.channel, table.c.target).in_(bindparam("spent", expanding=True)),
+        waiting = (
+            session.connection()
+            .execute(
+                select(table.c.id, table.c.channel, table.c.target)
+                .where(
+                    table.c.status == "pending",
+                    table.c.next_attempt_at <= now,
+                    tuple_(table.c.channel, table.c.target).in_(bindparam("spent", expanding=True)),
+                )
+                .order_by(table.c.id),
+                {"spent": spent},
             )
-            .order_by(table.c.id),
-            {"spent": list(self._blocked_until)},
+            .all()
         )
         moves = []
-        for row_id, channel, target in waiting:
-            key = (channel, target)
-            slot = max(self._blocked_until[key], self._next_slot.get(key, now))
-            moves.append({"row_id": row_id, "at": slot})
-            self._next_slot[key] = slot + spacing
+        with self._budgets:
+            for row_id, channel, target in waiting:
+                key = (channel, target)
+                until = self._blocked_until.get(key)
+                if until is None:
+                    continue
+                slot = max(until, self._next_slot.get(key, now))
+                moves.append({"row_id": row_id, "at": slot})
+                self._next_slot[key] = slot + spacing
         if moves:
             session.connection().execute(_deferral_statement(), moves)
 
@@ -515,9 +541,12 @@ class OutboxWorker:
         blocked: dict[tuple[str, str], timedelta] = {}
         self._acks = []
         now = self._clock()
-        self._blocked_until = {key: until for key, until in self._blocked_until.items() if until > now}
-        self._next_slot = {key: slot for key, slot in self._next_slot.items() if key in self._blocked_until}
-        blocked.update((key, until - now) for key, until in self._blocked_until.items())  # no send attempt
+        with self._budgets:
+            self._blocked_until = {key: until for key, until in self._blocked_until.items() if until > now}
+            kept = self._blocked_until
+            self._next_slot = {key: slot for key, slot in self._next_slot.items() if key in kept}
+            # robots out of budget get no send attempt this round
+            blocked.update((key, until - now) for key, until in self._blocked_until.items())
         targets: set[tuple[str, str]] = set()
         for item in self._claim(now):
             report.claimed += 1
@@ -553,7 +582,8 @@ class OutboxWorker:
         for (channel, target), wait in blocked.items():
             with serialized_writes(self.database), self.database.session() as session:
                 self._defer_target(session, channel, target, wait)
-            self._blocked_until[(channel, target)] = self._clock() + wait
+            with self._budgets:
+                self._blocked_until[(channel, target)] = self._clock() + wait
         if self._on_sent is not None:
             for item, values in acks:
                 if values["status"] == "sent":
@@ -580,7 +610,10 @@ class OutboxWorker:
         moves = [{"row_id": row_id, "at": slot + spacing * position} for position, row_id in enumerate(due)]
         if moves:
             connection.execute(_deferral_statement(), moves)
-        self._next_slot[(channel, target)] = slot + spacing * len(moves)
+        with self._budgets:
+            key = (channel, target)
+            following = slot + spacing * len(moves)
+            self._next_slot[key] = max(following, self._next_slot.get(key, following))
 
     def run_until_idle(self, max_rounds: int = 1000) -> WorkerReport:
         """Run rounds until nothing due is left (or ``max_rounds``)."""

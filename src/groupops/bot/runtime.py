@@ -125,6 +125,7 @@ class BotRuntime:
         policy = OutboxPolicy(deferral_spacing_seconds=60.0 / budget)
         self.worker = OutboxWorker(self.workspace.database, self.senders, policy=policy)
         self.service.on_enqueued = self.worker.wake  # the worker starts on new rows at once
+        self.service.outbox_slots = self.worker.reserve_slot  # a spent robot's rows queue at their slots
 
     def app(self) -> FastAPI:
         """A FastAPI app with the callback at ``/wecom/callback`` and ``/healthz``; starts the jobs.

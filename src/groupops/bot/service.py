@@ -164,6 +164,7 @@ class BotService:
         profile_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         clock: Callable[[], datetime] = utc_now,
         on_enqueued: Callable[[], None] | None = None,
+        outbox_slots: Callable[[str, str, datetime], datetime | None] | None = None,
         batch_max_events: int = 256,
     ) -> None:
         self.database = database
@@ -172,6 +173,9 @@ class BotService:
         self.registry = registry
         self.profile_overrides = {key: dict(value) for key, value in (profile_overrides or {}).items()}
         self.on_enqueued = on_enqueued
+        # (channel, target, now) → the slot of a new row whose robot is out of budget, else None
+        # (OutboxWorker.reserve_slot): such rows are queued at their slot instead of moved later
+        self.outbox_slots = outbox_slots
         self.batch_max_events = max(1, batch_max_events)
         self._clock = clock
         self._cache: dict[str, _CachedGroup] = {}
@@ -368,6 +372,11 @@ class BotService:
             return _Applied(pending, duplicate=True)
         working[event.group_id] = outcome.state
         rows = outbox_rows_for(outcome.actions, self.routing, event_id=event.event_id, now=writes.now)
+        if self.outbox_slots is not None:
+            for row in rows:
+                if row["next_attempt_at"] <= writes.now:
+                    slot = self.outbox_slots(row["channel"], row["target"], writes.now)
+                    row["next_attempt_at"] = slot or row["next_attempt_at"]
         writes.outbox_rows.extend(rows)
         _apply_projections(session, writes.members, event, before, outcome, writes.now)
         return _Applied(pending, outcome.actions, tuple(row["idempotency_key"] for row in rows))
