@@ -34,6 +34,7 @@ import contextlib
 import http.client
 import multiprocessing
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -339,6 +340,7 @@ def _run_server_side(args: argparse.Namespace, database_url: str | None) -> Figu
     fake_received, fake_duplicates = fake.counts
     figures = Figures(*outcome, *_stored_figures(workspace), fake_received, fake_duplicates, server_cpu)
     workspace.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     return figures
 
 

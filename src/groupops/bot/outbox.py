@@ -122,6 +122,9 @@ class OutboxPolicy:
     this far apart (60 / the robot's messages per minute; WeCom: 20 → 3 s), in queue order.
     ``min_round_interval_seconds``: :meth:`OutboxWorker.run_forever` starts a round at most this
     often, so that rows queued by many callbacks are claimed and recorded together.
+    ``busy_pause_ratio``: after a round, :meth:`OutboxWorker.run_forever` also pauses this many
+    times as long as the round took, so that a burst of sends (every robot's budget fresh after
+    a start) spreads out instead of taking the process's interpreter from the callbacks.
     """
 
     max_attempts: int = 5
@@ -132,6 +135,7 @@ class OutboxPolicy:
     stale_after_seconds: float = 300.0
     deferral_spacing_seconds: float = 3.0
     min_round_interval_seconds: float = 0.1
+    busy_pause_ratio: float = 1.0
 
     def backoff(self, attempts: int) -> timedelta:
         """Wait before attempt ``attempts + 1``: base × 2^(attempts − 1), capped."""
@@ -632,10 +636,12 @@ class OutboxWorker:
         while not stop.is_set():
             started = time.monotonic()
             report = self.run_once()
+            worked = time.monotonic() - started
             if report.claimed == report.deferred:  # nothing claimed, or only rows still out of budget
                 self._wake.wait(poll_seconds)
                 self._wake.clear()
-            pause = self.policy.min_round_interval_seconds - (time.monotonic() - started)
+            since = time.monotonic() - started
+            pause = max(self.policy.min_round_interval_seconds - since, worked * self.policy.busy_pause_ratio)
             if pause > 0:  # let new rows gather: a round's cost is mostly per round, not per row
                 stop.wait(pause)
 

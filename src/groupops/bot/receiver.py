@@ -444,6 +444,11 @@ class CallbackProcessor:
         journal.outcome.duplicate = not journal.claimed
         return journal.outcome
 
+    def prepare_message(self, plain_xml: str) -> tuple[Event, _CallbackJournal] | None:
+        """A group text message's bot event and callback-log journal, for :meth:`BotService.apply_now`
+        (None for other callbacks; unreadable XML raises :class:`InputFormatError`)."""
+        return self._prepared_message(plain_xml)
+
     def _prepared_message(self, plain_xml: str) -> tuple[Event, _CallbackJournal] | None:
         event = parse_callback_event(plain_xml)
         bot_event = self._message_event(event)

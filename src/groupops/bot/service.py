@@ -28,6 +28,7 @@ import functools
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -61,6 +62,7 @@ log = logging.getLogger(__name__)
 
 _MAX_CONFLICT_RETRIES = 8
 _LEDGER_ENTRIES_KEPT = 400
+SLOW_BATCH_SECONDS = 0.25  # a batch slower than this is logged as a warning
 _APPLIER_IDLE_SECONDS = 2.0
 _MEMBER_TABLE = cast_table(Table, BotMemberState.__table__)
 _STATE_TABLE = cast_table(Table, BotGroupState.__table__)
@@ -228,6 +230,26 @@ class BotService:
             self.on_enqueued()
         return result
 
+    def apply_now(
+        self, items: Sequence[tuple[Event, EventJournal | None]]
+    ) -> list[ServiceResult | BaseException]:
+        """Apply ``items`` as the applier applies a batch, in the caller's thread: one transaction
+        (each event on its own if that fails); each item's result, or the error that stopped it.
+
+        For a caller that gathers its own batches (the writer process's callback host).
+        """
+        outcomes: list[ServiceResult | BaseException] = []
+        for start in range(0, len(items), self.batch_max_events):
+            chunk = [
+                _Pending(event, journal) for event, journal in items[start : start + self.batch_max_events]
+            ]
+            outcomes.extend(self._applied_batch(chunk))
+        if self.on_enqueued is not None and any(
+            not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes
+        ):
+            self.on_enqueued()
+        return outcomes
+
     def submit(self, event: Event, journal: EventJournal | None = None) -> Future[ServiceResult]:
         """Queue ``event`` for the group-commit applier; the future resolves after the commit holding it."""
         future: Future[ServiceResult] = Future()
@@ -275,12 +297,22 @@ class BotService:
                     break
             self._run_batch(batch)
 
-    def _run_batch(self, batch: list[_Pending]) -> None:
+    def _applied_batch(self, batch: list[_Pending]) -> list[ServiceResult | BaseException]:
+        started = time.perf_counter()
         try:
             with self._apply_lock:
                 outcomes = self._apply(batch)
         except BaseException as error:  # never leave a waiter hanging
             outcomes = [error] * len(batch)
+        took = time.perf_counter() - started
+        if took > SLOW_BATCH_SECONDS:  # every callback of the batch waited this long for its answer
+            log.warning(
+                "bot batch of %d events took %.0f ms (store or machine busy)", len(batch), took * 1000
+            )
+        return outcomes
+
+    def _run_batch(self, batch: list[_Pending]) -> None:
+        outcomes = self._applied_batch(batch)
         enqueued = any(not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes)
         if enqueued and self.on_enqueued is not None:
             self.on_enqueued()

@@ -28,21 +28,14 @@ import itertools
 import json
 import logging
 import os
+import selectors
 import socket
 import struct
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
-from groupops.bot.receiver import (
-    CallbackProcessor,
-    SubmittedCallback,
-    answer_other,
-    pull_archive_quietly,
-    refusal,
-)
-from groupops.bot.service import ServiceResult
+from groupops.bot.receiver import CallbackProcessor, answer_other, pull_archive_quietly, refusal
 from groupops.errors import ConfigurationError, InputFormatError
 
 __all__ = ["CallbackHost", "WriterClient", "WriterUnavailableError"]
@@ -63,153 +56,161 @@ def _frame(message: dict[str, Any]) -> bytes:
 
 
 # --- the writer process's side ------------------------------------------------------------------
+class _Peer:
+    """One connection from a web process: bytes read so far, answers not yet sent."""
+
+    def __init__(self, connection: socket.socket) -> None:
+        self.connection = connection
+        self.received = bytearray()
+        self.answers: list[bytes] = []
+        self.lock = threading.Lock()  # the pool's threads answer too
+
+    def frames(self) -> list[dict[str, Any]]:
+        """The complete frames received so far (a partial one stays buffered)."""
+        frames, data, offset = [], self.received, 0
+        while len(data) - offset >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(data, offset)
+            if length > MAX_FRAME_BYTES:
+                raise ValueError(f"frame of {length} bytes is over the {MAX_FRAME_BYTES}-byte limit")
+            if len(data) - offset - _HEADER.size < length:
+                break
+            message = json.loads(bytes(data[offset + _HEADER.size : offset + _HEADER.size + length]))
+            if not isinstance(message, dict):
+                raise ValueError("a frame must hold a JSON object")
+            frames.append(message)
+            offset += _HEADER.size + length
+        del data[:offset]
+        return frames
+
+    def answer(self, request_id: int, status: int, text: str) -> None:
+        with self.lock:
+            self.answers.append(_frame({"id": request_id, "status": status, "text": text}))
+
+    def flush(self) -> None:
+        """Send the waiting answers in one write."""
+        with self.lock:
+            answers, self.answers = self.answers, []
+            if not answers:
+                return
+            try:
+                self.connection.sendall(b"".join(answers))
+            except OSError:  # the web process went away; WeCom will retry those callbacks
+                log.warning("%d callback answers could not be sent back to the web process", len(answers))
+
+
 class CallbackHost:
     """Serves forwarded callbacks on a Unix socket; each is answered after its commit.
 
-    Group text messages go to the processor's group-commit applier without waiting (the answer
-    is sent from the applier's completion callback); other callbacks and failure records run in
-    a small thread pool, so a slow one never holds up the messages behind it.
+    One thread reads every connection and applies the group text messages that arrived
+    together as one batch (:meth:`BotService.apply_now`, one transaction), then sends each
+    connection its answers in one write; the messages that arrive meanwhile form the next
+    batch. Other callbacks go to a small thread pool, so a slow one never holds up the
+    messages behind it.
     """
 
     def __init__(self, processor: CallbackProcessor, socket_path: str, *, threads: int = 4) -> None:
         self.processor, self.socket_path = processor, socket_path
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="writer-callback")
         self._listener: socket.socket | None = None
-        self._connections: set[socket.socket] = set()
-        self._guard = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._running = False
 
     def start(self) -> None:
-        """Listen on ``socket_path`` (only its owner may connect) and accept in a thread."""
+        """Listen on ``socket_path`` (only its owner may connect) and serve in a thread."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         listener.bind(self.socket_path)
         os.chmod(self.socket_path, 0o600)
         listener.listen(16)
-        self._listener = listener
-        threading.Thread(target=self._accept, daemon=True, name="writer-accept").start()
+        self._listener, self._running = listener, True
+        self._thread = threading.Thread(target=self._serve, args=(listener,), daemon=True, name="writer-host")
+        self._thread.start()
 
     def stop(self) -> None:
-        """Stop accepting, close the connections, finish the pool's work."""
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            with contextlib.suppress(OSError):
-                listener.shutdown(socket.SHUT_RDWR)
-            listener.close()
-        with self._guard:
-            connections, self._connections = self._connections, set()
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
+        """Stop serving, close the connections, finish the pool's work."""
+        self._running = False
+        if self._thread is not None:
+            self._thread.join(timeout=30)
         self._pool.shutdown(wait=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.socket_path)
 
-    def _accept(self) -> None:
-        while (listener := self._listener) is not None:
+    def _serve(self, listener: socket.socket) -> None:
+        peers: dict[socket.socket, _Peer] = {}
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
             try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with self._guard:
-                self._connections.add(connection)
-            threading.Thread(
-                target=self._serve, args=(connection,), daemon=True, name="writer-connection"
-            ).start()
+                while self._running:
+                    ready = selector.select(timeout=0.2)
+                    arrived: list[tuple[_Peer, dict[str, Any]]] = []
+                    for key, _ in ready:
+                        if key.fileobj is listener:
+                            connection, _ = listener.accept()
+                            peers[connection] = _Peer(connection)
+                            selector.register(connection, selectors.EVENT_READ)
+                            continue
+                        peer = peers[cast(socket.socket, key.fileobj)]
+                        try:
+                            data = peer.connection.recv(1 << 16)
+                            if not data:
+                                raise ConnectionError("closed by the web process")
+                            peer.received += data
+                            arrived.extend((peer, frame) for frame in peer.frames())
+                        except (OSError, ValueError) as error:
+                            if not isinstance(error, ConnectionError):
+                                log.warning("closing a forwarding connection: %s", error)
+                            selector.unregister(peer.connection)
+                            del peers[peer.connection]
+                            peer.connection.close()
+                    if arrived:
+                        self._answer(arrived)
+                        for peer in {peer for peer, _ in arrived}:
+                            peer.flush()
+            finally:
+                for peer in peers.values():
+                    peer.connection.close()
+                listener.close()
 
-    def _serve(self, connection: socket.socket) -> None:
-        send_lock = threading.Lock()
-
-        def reply(request_id: int, status: int, text: str) -> None:
-            frame = _frame({"id": request_id, "status": status, "text": text})
+    def _answer(self, arrived: list[tuple[_Peer, dict[str, Any]]]) -> None:
+        """Apply the arrived group messages as one batch; answer the unreadable; pool the rest."""
+        batch: list[tuple[_Peer, int, Any]] = []
+        for peer, frame in arrived:
             try:
-                with send_lock:
-                    connection.sendall(frame)
-            except OSError:  # the web process went away; WeCom will retry the callback
-                log.warning("a callback answer could not be sent back to the web process")
-
-        reader = connection.makefile("rb")
-        try:
-            while (request := _read_frame(reader)) is not None:
-                self._dispatch(int(request["id"]), str(request["xml"]), reply)
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning("closing a forwarding connection: %s", error)
-        finally:
-            with self._guard:
-                self._connections.discard(connection)
-            reader.close()
-            connection.close()
-
-    def _dispatch(self, request_id: int, plain: str, reply: Callable[[int, int, str], None]) -> None:
-        try:
-            submitted = self.processor.submit(plain)
-        except (InputFormatError, ConfigurationError) as error:
-            status, text, _ = refusal(error)
-            reply(request_id, status, text)
+                request_id, plain = int(frame["id"]), str(frame["xml"])
+            except (KeyError, TypeError, ValueError):
+                log.warning("a forwarded frame without id and xml was dropped")
+                continue
+            try:
+                prepared = self.processor.prepare_message(plain)
+            except (InputFormatError, ConfigurationError) as error:
+                status, text, _ = refusal(error)
+                peer.answer(request_id, status, text)
+                continue
+            if prepared is None:
+                self._pool.submit(self._other, peer, request_id, plain)
+            else:
+                batch.append((peer, request_id, prepared))
+        if not batch:
             return
-        except Exception as error:
-            log.exception("WeCom callback failed")
-            reply(request_id, 500, f"callback failed: {error}")
-            return
-        if submitted is None:
-            self._pool.submit(self._other, request_id, plain, reply)
-            return
-        submitted.future.add_done_callback(
-            lambda future: self._message_done(request_id, submitted, future, reply)
-        )
+        outcomes = self.processor.service.apply_now([prepared for _, _, prepared in batch])
+        for (peer, request_id, (_, journal)), outcome in zip(batch, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                peer.answer(request_id, 200, "success")
+                continue
+            try:
+                self.processor.record_failure(journal.outcome, outcome)
+            except Exception:
+                log.exception("the failure of a WeCom callback could not be recorded")
+            log.error("WeCom callback failed: %s", outcome)
+            peer.answer(request_id, 500, f"callback failed: {outcome}")
 
-    def _message_done(
-        self,
-        request_id: int,
-        submitted: SubmittedCallback,
-        future: Future[ServiceResult],
-        reply: Callable[[int, int, str], None],
-    ) -> None:
-        """In the applier's thread after the commit: answer, or record the failure in the pool."""
-        error = future.exception()
-        if error is None:
-            reply(request_id, 200, "success")
-            return
-        self._pool.submit(self._failed, request_id, submitted, error, reply)
-
-    def _failed(
-        self,
-        request_id: int,
-        submitted: SubmittedCallback,
-        error: BaseException,
-        reply: Callable[[int, int, str], None],
-    ) -> None:
-        try:
-            self.processor.record_failure(submitted.outcome, error)
-        except Exception:
-            log.exception("the failure of a WeCom callback could not be recorded")
-        log.error("WeCom callback failed: %s", error)
-        reply(request_id, 500, f"callback failed: {error}")
-
-    def _other(self, request_id: int, plain: str, reply: Callable[[int, int, str], None]) -> None:
+    def _other(self, peer: _Peer, request_id: int, plain: str) -> None:
         status, text, pull = answer_other(self.processor, plain)
-        reply(request_id, status, text)
+        peer.answer(request_id, status, text)
+        peer.flush()
         if pull:
             pull_archive_quietly(self.processor)
-
-
-def _read_frame(reader: Any) -> dict[str, Any] | None:
-    """The next frame's object; None at a clean end of the stream."""
-    header = reader.read(_HEADER.size)
-    if not header:
-        return None
-    if len(header) < _HEADER.size:
-        raise ValueError("the stream ended inside a frame header")
-    (length,) = _HEADER.unpack(header)
-    if length > MAX_FRAME_BYTES:
-        raise ValueError(f"frame of {length} bytes is over the {MAX_FRAME_BYTES}-byte limit")
-    data = reader.read(length)
-    if len(data) < length:
-        raise ValueError("the stream ended inside a frame")
-    message = json.loads(data)
-    if not isinstance(message, dict):
-        raise ValueError("a frame must hold a JSON object")
-    return message
 
 
 # --- the web process's side ---------------------------------------------------------------------
