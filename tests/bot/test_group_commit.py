@@ -306,3 +306,33 @@ def test_the_fast_path_answers_the_callback_post_before_routing(settings: Settin
         assert verify.status_code == 422  # the GET verification is still the routed one
     finally:
         workspace.close()
+
+
+def test_apply_now_applies_a_callers_batch_in_one_transaction(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = _Gate(monkeypatch, poison="签到 ' OR 1=1 --")
+    woken: list[int] = []
+    service = BotService(workspace.database, workspace.settings, on_enqueued=lambda: woken.append(1))
+    processor = CallbackProcessor(workspace, service=service)
+    plains = [_message(f"n{n}", f"wm{n:03d}", group=f"wrNow{n % 2}") for n in range(6)]
+    plains += [plains[0], _message("poison", "wmPoison", "签到 ' OR 1=1 --")]
+    prepared = [processor.prepare_message(plain) for plain in plains]
+    assert processor.prepare_message(_chat_change_xml()) is None  # not a group text message
+    items = [item for item in prepared if item is not None]
+    outcomes = service.apply_now(items)
+    assert gate.batches[0] == 8  # tried as one batch; the poison made it go one by one after
+    assert [getattr(outcome, "enqueued", None) for outcome in outcomes[:7]] == [1] * 6 + [0]
+    assert isinstance(outcomes[7], RuntimeError)
+    assert [journal.claimed for _, journal in items[:7]] == [True] * 6 + [False]  # the copy: a duplicate
+    assert woken == [1]  # the worker is woken once for the batch
+    outbox, _ = _rows(workspace)
+    assert sorted(row.payload["event_id"] for row in outbox) == sorted(f"msg:n{n}" for n in range(6))
+
+
+def _chat_change_xml() -> str:
+    return (
+        "<xml><ToUserName>corp</ToUserName><FromUserName>sys</FromUserName><CreateTime>1717401600</CreateTime>"
+        "<MsgType>event</MsgType><Event>change_external_chat</Event><ChatId>wrNow0</ChatId>"
+        "<ChangeType>update</ChangeType><UpdateDetail>add_member</UpdateDetail></xml>"
+    )

@@ -162,3 +162,18 @@ def test_the_service_queues_a_spent_robots_rows_at_their_slots(workspace: Worksp
     assert waits == [timedelta(seconds=42)] + [timedelta(seconds=45 + 3 * n) for n in range(3)]
     assert worker.run_once().claimed == 0  # nothing due, nothing to move
     assert robot.calls == 1
+
+
+def test_the_started_heap_is_frozen_and_full_collections_are_rarer() -> None:
+    import gc
+
+    from groupops.bot.runtime import FULL_COLLECTION_EVERY, freeze_startup_heap
+
+    before = gc.get_threshold()
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (before[0], before[1], FULL_COLLECTION_EVERY)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
