@@ -35,7 +35,7 @@ def held_out_scores() -> dict[str, float]:
 def test_shipped_data_is_large_split_and_disjoint() -> None:
     train = builtin_training_examples(("train",))
     test = builtin_training_examples(("test",))
-    assert len(train) + len(test) >= 13000
+    assert len(train) + len(test) >= 15000
     assert len(test) / (len(train) + len(test)) >= 0.25
     assert not {example.text for example in train} & {example.text for example in test}
     used = {intent for example in train for intent in example.intents}
@@ -43,12 +43,12 @@ def test_shipped_data_is_large_split_and_disjoint() -> None:
 
 
 def test_question_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    assert held_out_scores["question"] >= 0.91  # 0.920 on 3,956 held-out messages
+    assert held_out_scores["question"] >= 0.91  # 0.920 on 4,556 held-out messages
 
 
 def test_complaint_f1_on_held_out_split(held_out_scores: dict[str, float]) -> None:
-    # Target 0.90 is NOT reached on the held-out split: the shipped model measures 0.861
-    # (P 0.877 / R 0.847) on 3,956 held-out messages and 0.865 in 5-fold cross-validation on the
+    # Target 0.90 is NOT reached on the held-out split: the shipped model measures 0.868
+    # (P 0.883 / R 0.852) on 4,556 held-out messages and 0.866 in 5-fold cross-validation on the
     # train split (see docs/text.md). This asserts the achieved floor minus a small margin.
     assert held_out_scores["complaint"] >= 0.85
 

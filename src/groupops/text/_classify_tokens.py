@@ -58,36 +58,39 @@ class MessageTokenizer:
         return words
 
     def _segment(self, block: str) -> list[str]:
-        """jieba's most probable route through the block's dictionary words."""
-        ends = self._word_ends(block)
-        route_weight = [0.0] * (len(block) + 1)
-        route_end = [0] * (len(block) + 1)
-        for start in range(len(block) - 1, -1, -1):
-            best = (-math.inf, -1)
-            for end in ends[start]:
-                candidate = (self._word_weight(block[start : end + 1]) + route_weight[end + 1], end)
-                if candidate > best:
-                    best = candidate
-            route_weight[start], route_end[start] = best
-        return _joined_latin(block, route_end)
+        """jieba's most probable route through the block's dictionary words.
 
-    def _word_ends(self, block: str) -> list[list[int]]:
-        """For every start, the ends (inclusive) of the dictionary words starting there."""
-        frequencies, size = self._frequencies, len(block)
-        dag: list[list[int]] = []
-        for start in range(size):
-            ends = []
+        One backwards pass: for each start, every dictionary word starting there (jieba's DAG,
+        found by extending the fragment while it is a known prefix) is weighed with the best
+        route after it; ties go to the longer word, as jieba's ``max`` over (weight, end) does.
+        A start where no word begins is a word of one character.
+        """
+        size = len(block)
+        known = self._frequencies.get
+        weights = self._word_weights
+        log_total = self._log_total
+        route_weight = [0.0] * (size + 1)
+        route_end = [0] * (size + 1)
+        for start in range(size - 1, -1, -1):
+            best_weight, best_end = -math.inf, -1
             end, fragment = start, block[start]
             while end < size:
-                frequency = frequencies.get(fragment)
+                frequency = known(fragment)
                 if frequency is None:
                     break
                 if frequency:
-                    ends.append(end)
+                    weight = weights.get(fragment)
+                    if weight is None:
+                        weight = weights[fragment] = math.log(frequency) - log_total
+                    candidate = weight + route_weight[end + 1]
+                    if candidate > best_weight or (candidate == best_weight and end > best_end):
+                        best_weight, best_end = candidate, end
                 end += 1
                 fragment = block[start : end + 1]
-            dag.append(ends or [start])
-        return dag
+            if best_end < 0:  # no dictionary word starts here: the character alone
+                best_weight, best_end = self._word_weight(block[start]) + route_weight[start + 1], start
+            route_weight[start], route_end[start] = best_weight, best_end
+        return _joined_latin(block, route_end)
 
     def _word_weight(self, word: str) -> float:
         weight = self._word_weights.get(word)
