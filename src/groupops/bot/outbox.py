@@ -468,7 +468,20 @@ class OutboxWorker:
             .limit(self.policy.batch_size)
         )
 
+    def _anything_due(self, now: datetime) -> bool:
+        """Whether any row is due (a read on the due index, outside the writer lock)."""
+        table: Any = OutboxItem.__table__
+        with self.database.engine.connect() as connection:
+            found = connection.execute(
+                select(table.c.id)
+                .where(table.c.status == "pending", table.c.next_attempt_at <= now)
+                .limit(1)
+            ).first()
+        return found is not None
+
     def _claim(self, now: datetime) -> list[_Claimed]:
+        if not self._anything_due(now):  # most rounds once robots are out of budget: no write lock
+            return []
         transition = dict(status="sending", attempts=OutboxItem.attempts + 1, claimed_at=now)
         with serialized_writes(self.database), self.database.session() as session:
             self._slot_rows_of_spent_robots(session, now)

@@ -8,10 +8,11 @@ processes by default:
 
 - the **web process** (uvicorn) verifies, decrypts and reads each callback and forwards the
   decrypted XML over a local Unix socket (in a private temporary directory);
-- the **writer process** runs the :class:`~groupops.bot.receiver.CallbackProcessor` with its
-  group-commit applier, the outbox worker and the scheduler, and answers each forwarded callback
-  once the transaction holding it has committed (or with the refusal / error the in-process
-  path would give). The web process answers WeCom with that.
+- the **writer process** runs the :class:`~groupops.bot.receiver.CallbackProcessor`, the outbox
+  worker and the scheduler; its :class:`CallbackHost` applies the messages that arrived together
+  as one batch (one transaction) and answers each forwarded callback once that transaction has
+  committed (or with the refusal / error the in-process path would give). The web process
+  answers WeCom with that.
 
 Every write to the operational store by the bot happens in the writer process, so SQLite's one
 writer is coordinated by the in-process lock as before. The protocol is private to the two
