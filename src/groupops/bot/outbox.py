@@ -473,9 +473,7 @@ class OutboxWorker:
         table: Any = OutboxItem.__table__
         with self.database.engine.connect() as connection:
             found = connection.execute(
-                select(table.c.id)
-                .where(table.c.status == "pending", table.c.next_attempt_at <= now)
-                .limit(1)
+                select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= now).limit(1)
             ).first()
         return found is not None
 
