@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import socket
 import struct
 import warnings
@@ -133,5 +134,41 @@ def test_bot_serve_runs_the_writer_process_and_answers_through_it(tmp_path: Path
         with workspace.database.session() as session:
             texts = list(session.scalars(select(OutboxItem.payload)))
         assert len(texts) == 1 and "签到成功" in texts[0]["text"]
+    finally:
+        workspace.close()
+
+
+def test_a_killed_writer_process_is_restarted_and_callbacks_go_through_again(tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    settings = _settings(tmp_path)
+    app = serve_app(ServeOptions(settings), writer_process=True)
+    with TestClient(app) as client:
+        assert _post(client, _text_message("50001", "签到")) == (200, "success")
+        writers = [
+            child for child in multiprocessing.active_children() if child.name == "groupops-bot-writer"
+        ]
+        assert len(writers) == 1
+        victim = writers[0].pid
+        assert victim, "the writer process has no pid"
+        os.kill(victim, signal.SIGKILL)
+        writers[0].join(timeout=10)
+        status, _ = _post(client, _text_message("50002", "签到", sender="wmSecond"))
+        assert status == 500  # nobody to apply it: WeCom will retry
+        deadline = time.monotonic() + 60
+        while client.get("/healthz").json()["writer"] != "up" or not [
+            child for child in multiprocessing.active_children() if child.name == "groupops-bot-writer"
+        ]:
+            assert time.monotonic() < deadline, "the writer process was not restarted"
+            time.sleep(0.2)
+        assert _post(client, _text_message("50002", "签到", sender="wmSecond")) == (
+            200,
+            "success",
+        )  # the retry
+    workspace = Workspace(settings)
+    try:
+        assert _count(workspace, OutboxItem) == 2
     finally:
         workspace.close()

@@ -8,6 +8,7 @@ process (``bot serve --single-process``, the tests, embedding).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -54,6 +55,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 WRITER_START_SECONDS = 120.0  # importing and warming up the writer process takes a few seconds
+WRITER_RESTART_MAX_SECONDS = 30.0  # longest wait between two failed restarts of the writer process
 
 
 def load_robot_keys(path: Path) -> dict[str, str]:
@@ -201,14 +203,22 @@ def serve_app(options: ServeOptions, *, writer_process: bool = True) -> FastAPI:
 
 
 class _SplitServer:
-    """The web process: verify, decrypt, forward to the writer process, answer with its answer."""
+    """The web process: verify, decrypt, forward to the writer process, answer with its answer.
+
+    A watchdog thread restarts the writer process when it dies (its exit code is logged;
+    restarts that keep failing wait up to ``WRITER_RESTART_MAX_SECONDS`` between tries).
+    Meanwhile callbacks are answered 500, so WeCom retries them.
+    """
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
         self.workspace = Workspace(options.settings)  # settings and crypto only: no writes here
         self._directory = ""
         self._process: Any = None
-        self._stop: Any = None
+        self._control: Any = None  # our end of the pipe to the writer: "ready" comes, "stop" goes
+        self._stopping = threading.Event()
+        self._serving = False  # a writer process is up and ``client`` reaches it
+        self._watchdog: threading.Thread | None = None
         self.client: WriterClient | None = None
 
     def app(self) -> FastAPI:
@@ -218,6 +228,9 @@ class _SplitServer:
             try:
                 yield
             finally:
+                self._stopping.set()
+                if self._watchdog is not None:
+                    self._watchdog.join(timeout=WRITER_START_SECONDS)  # a restart under way finishes first
                 if self.client is not None:
                     await self.client.close()
                 self._stop_writer()
@@ -229,42 +242,77 @@ class _SplitServer:
 
         @app.get("/healthz")
         def health() -> dict[str, str]:
-            alive = self._process is not None and self._process.is_alive()
+            alive = self._serving and self._process is not None and self._process.is_alive()
             return {"status": "ok" if alive else "writer process down", "writer": "up" if alive else "down"}
 
         return app
 
     async def _forward(self, plain: str) -> tuple[int, str]:
-        if self.client is None:
+        client = self.client
+        if client is None:
             raise ConfigurationError("the bot's writer process has not been started")
-        return await self.client.answer(plain)
+        return await client.answer(plain)
 
     def _start(self) -> None:
-        """Start the writer process and wait until it listens (its errors are raised here)."""
+        """Start the writer process (its start-up errors are raised here) and its watchdog."""
+        self._stopping.clear()
+        self._launch()
+        freeze_startup_heap()  # this process's full collections then walk only what it made since
+        self._watchdog = threading.Thread(target=self._watch, daemon=True, name="writer-watchdog")
+        self._watchdog.start()
+
+    def _launch(self) -> None:
+        """Start a writer process and wait until it listens."""
         self._directory = tempfile.mkdtemp(prefix="groupops-bot-")  # private (0700): the socket lives here
         socket_path = os.path.join(self._directory, "writer.sock")
         context = multiprocessing.get_context("spawn")
-        ready, self._stop = context.Event(), context.Event()
+        # a pipe, not multiprocessing events: an event's lock left held by a killed process hangs its setter
+        self._control, child_end = context.Pipe()
         self._process = context.Process(
             target=_writer_main,
-            args=(self.options, socket_path, ready, self._stop, os.getpid()),
+            args=(self.options, socket_path, child_end, os.getpid()),
             name="groupops-bot-writer",
             daemon=True,
         )
         self._process.start()
+        child_end.close()
         waited = 0.0
-        while not ready.wait(0.2):
+        while not _said_ready(self._control, 0.2):
             waited += 0.2
             if not self._process.is_alive() or waited >= WRITER_START_SECONDS:
                 self._stop_writer()
                 raise ConfigurationError("the bot's writer process did not start (its log above says why)")
         self.client = WriterClient(socket_path)
-        freeze_startup_heap()  # this process's full collections then walk only what it made since
+        self._serving = True
         log.info("bot writer process %d is serving on %s", self._process.pid, socket_path)
 
+    def _watch(self) -> None:
+        """Restart the writer process whenever it dies, until the server stops."""
+        pause = 1.0
+        while not self._stopping.wait(1.0):
+            if self._process is not None and self._process.is_alive():
+                pause = 1.0
+                continue
+            code = self._process.exitcode if self._process is not None else None
+            log.error("the bot's writer process stopped (exit code %s); starting a new one", code)
+            self._stop_writer()
+            try:
+                self._launch()
+            except ConfigurationError:
+                log.exception(
+                    "the bot's writer process could not be restarted; trying again in %.0f s", pause
+                )
+                if self._stopping.wait(pause):
+                    return
+                pause = min(WRITER_RESTART_MAX_SECONDS, pause * 2)
+
     def _stop_writer(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        self._serving = False
+        if self._control is not None:
+            with contextlib.suppress(OSError, EOFError):  # a writer already gone cannot be told
+                self._control.send("stop")
+            self._control.close()
+            self._control = None
         if self._process is not None:
             self._process.join(timeout=30)
             if self._process.is_alive():
@@ -273,9 +321,18 @@ class _SplitServer:
                 self._process.join(timeout=10)
         if self._directory:
             shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = ""
 
 
-def _writer_main(options: ServeOptions, socket_path: str, ready: Any, stop: Any, parent: int) -> None:
+def _said_ready(control: Any, seconds: float) -> bool:
+    """Whether the writer process said "ready" within ``seconds`` (False also when it is gone)."""
+    try:
+        return bool(control.poll(seconds)) and control.recv() == "ready"
+    except (OSError, EOFError):
+        return False
+
+
+def _writer_main(options: ServeOptions, socket_path: str, control: Any, parent: int) -> None:
     """The writer process: applier, outbox worker and scheduler, serving the forwarded callbacks."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s:     [writer] %(name)s: %(message)s")
     logging.getLogger("groupops").setLevel(logging.INFO)  # libraries' info (a line per HTTP call) is noise
@@ -286,9 +343,9 @@ def _writer_main(options: ServeOptions, socket_path: str, ready: Any, stop: Any,
         host = CallbackHost(runtime.processor, socket_path)
         runtime.start()
         host.start()
-        ready.set()
+        control.send("ready")
         try:
-            while not stop.wait(1.0):
+            while not control.poll(1.0):  # "stop", or the end of the pipe when the web process is gone
                 if os.getppid() != parent:  # the web process is gone: nobody can reach us
                     log.warning("the web process %d is gone; the writer process stops", parent)
                     break
