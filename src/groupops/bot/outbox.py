@@ -458,7 +458,7 @@ class OutboxWorker:
         rank = func.row_number().over(partition_by=(OutboxItem.channel, OutboxItem.target), order_by=order)
         ranked = (
             select(OutboxItem.id, OutboxItem.next_attempt_at, rank.label("rank"))
-            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now)
+            .where(*_due_now(now))
             .subquery()
         )
         return (
@@ -470,11 +470,8 @@ class OutboxWorker:
 
     def _anything_due(self, now: datetime) -> bool:
         """Whether any row is due (a read on the due index, outside the writer lock)."""
-        table: Any = OutboxItem.__table__
         with self.database.engine.connect() as connection:
-            found = connection.execute(
-                select(table.c.id).where(table.c.status == "pending", table.c.next_attempt_at <= now).limit(1)
-            ).first()
+            found = connection.execute(select(OutboxItem.id).where(*_due_now(now)).limit(1)).first()
         return found is not None
 
     def _claim(self, now: datetime) -> list[_Claimed]:
@@ -527,8 +524,7 @@ class OutboxWorker:
             .execute(
                 select(table.c.id, table.c.channel, table.c.target)
                 .where(
-                    table.c.status == "pending",
-                    table.c.next_attempt_at <= now,
+                    *_due_now(now),
                     tuple_(table.c.channel, table.c.target).in_(bindparam("spent", expanding=True)),
                 )
                 .order_by(table.c.id),
@@ -769,6 +765,11 @@ class OutboxWorker:
                 "idempotency on WeCom's side); check the group, then release_for_resend() or leave it closed"
             )
             report.needs_review.append(item.idempotency_key)
+
+
+def _due_now(now: datetime) -> tuple[Any, ...]:
+    """The conditions of a row due at ``now`` (what the due index serves)."""
+    return OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now
 
 
 @functools.cache

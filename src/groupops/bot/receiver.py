@@ -420,7 +420,7 @@ class CallbackProcessor:
 
         Wait for ``future``; on an error call :meth:`record_failure` (WeCom will retry).
         """
-        prepared = self._prepared_message(plain_xml)
+        prepared = self.prepare_message(plain_xml)
         if prepared is None:
             return None
         bot_event, journal = prepared
@@ -432,7 +432,7 @@ class CallbackProcessor:
         Returns once the transaction holding it has committed; a failure is recorded in the
         callback log (in the thread pool) and raised.
         """
-        prepared = self._prepared_message(plain_xml)
+        prepared = self.prepare_message(plain_xml)
         if prepared is None:
             return None
         bot_event, journal = prepared
@@ -447,9 +447,6 @@ class CallbackProcessor:
     def prepare_message(self, plain_xml: str) -> tuple[Event, _CallbackJournal] | None:
         """A group text message's bot event and callback-log journal, for :meth:`BotService.apply_now`
         (None for other callbacks; unreadable XML raises :class:`InputFormatError`)."""
-        return self._prepared_message(plain_xml)
-
-    def _prepared_message(self, plain_xml: str) -> tuple[Event, _CallbackJournal] | None:
         event = parse_callback_event(plain_xml)
         bot_event = self._message_event(event)
         if bot_event is None:
@@ -921,17 +918,17 @@ def _callback_params(query: Mapping[str, str]) -> tuple[str, str, str] | None:
 
 
 def _refusal(error: Exception) -> PlainTextResponse:
-    status, text, _ = refusal(error)
+    status, text = refusal(error)
     return _plain(text, status)
 
 
-def refusal(error: Exception) -> tuple[int, str, bool]:
+def refusal(error: Exception) -> tuple[int, str]:
     """The answer to a callback refused for ``error`` (bad crypto, unreadable XML, missing settings)."""
     if isinstance(error, WeComCryptoError):
-        return 403 if error.code == -40001 else 400, f"{error.code} {error.code_name}", False
+        return 403 if error.code == -40001 else 400, f"{error.code} {error.code_name}"
     if isinstance(error, InputFormatError):
-        return 400, f"unreadable callback: {error}", False
-    return 503, str(error), False
+        return 400, f"unreadable callback: {error}"
+    return 503, str(error)
 
 
 def _handle_other(processor: CallbackProcessor, plain: str) -> PlainTextResponse:
@@ -947,7 +944,7 @@ def answer_other(processor: CallbackProcessor, plain: str) -> tuple[int, str, bo
     try:
         outcome = processor.process(plain)
     except (InputFormatError, ConfigurationError) as error:
-        return refusal(error)
+        return *refusal(error), False
     except Exception as error:  # answer 500 so that WeCom retries; the log row says why
         log.exception("WeCom callback failed")
         return 500, f"callback failed: {error}", False

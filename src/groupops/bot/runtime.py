@@ -16,8 +16,8 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,21 @@ def freeze_startup_heap() -> None:
     gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
+def _callback_app(
+    workspace: Workspace,
+    endpoint: CallbackEndpoint,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    health: Callable[[], dict[str, str]],
+) -> FastAPI:
+    """The bot's app: the callback at ``/wecom/callback`` (its ``POST`` answered by
+    :class:`CallbackFastPath` before routing) and ``health`` at ``/healthz``."""
+    app = FastAPI(title="GroupOps bot", lifespan=lifespan)
+    app.include_router(wecom_callback_router(workspace, endpoint=endpoint), prefix="/wecom/callback")
+    app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
+    app.get("/healthz")(health)
+    return app
+
+
 @dataclass
 class BotRuntime:
     """The receiver app plus background scheduler and outbox worker, started and stopped together."""
@@ -152,16 +167,12 @@ class BotRuntime:
             finally:
                 self.stop()
 
-        app = FastAPI(title="GroupOps bot", lifespan=lifespan)
-        endpoint = CallbackEndpoint(self.workspace, processor=self.processor)
-        app.include_router(wecom_callback_router(self.workspace, endpoint=endpoint), prefix="/wecom/callback")
-        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
-
-        @app.get("/healthz")
         def health() -> dict[str, str]:
             return {"status": "ok"}
 
-        return app
+        return _callback_app(
+            self.workspace, CallbackEndpoint(self.workspace, processor=self.processor), lifespan, health
+        )
 
     def start(self) -> None:
         """Start the outbox worker thread and the scheduler."""
@@ -235,17 +246,13 @@ class _SplitServer:
                     await self.client.close()
                 self._stop_writer()
 
-        app = FastAPI(title="GroupOps bot", lifespan=lifespan)
-        endpoint = CallbackEndpoint(self.workspace, forward=self._forward)
-        app.include_router(wecom_callback_router(self.workspace, endpoint=endpoint), prefix="/wecom/callback")
-        app.add_middleware(CallbackFastPath, endpoint=endpoint, path="/wecom/callback")
-
-        @app.get("/healthz")
         def health() -> dict[str, str]:
             alive = self._serving and self._process is not None and self._process.is_alive()
             return {"status": "ok" if alive else "writer process down", "writer": "up" if alive else "down"}
 
-        return app
+        return _callback_app(
+            self.workspace, CallbackEndpoint(self.workspace, forward=self._forward), lifespan, health
+        )
 
     async def _forward(self, plain: str) -> tuple[int, str]:
         client = self.client

@@ -244,10 +244,6 @@ class BotService:
                 _Pending(event, journal) for event, journal in items[start : start + self.batch_max_events]
             ]
             outcomes.extend(self._applied_batch(chunk))
-        if self.on_enqueued is not None and any(
-            not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes
-        ):
-            self.on_enqueued()
         return outcomes
 
     def submit(self, event: Event, journal: EventJournal | None = None) -> Future[ServiceResult]:
@@ -309,13 +305,13 @@ class BotService:
             log.warning(
                 "bot batch of %d events took %.0f ms (store or machine busy)", len(batch), took * 1000
             )
+        enqueued = any(not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes)
+        if enqueued and self.on_enqueued is not None:
+            self.on_enqueued()  # the worker starts on the new rows at once
         return outcomes
 
     def _run_batch(self, batch: list[_Pending]) -> None:
         outcomes = self._applied_batch(batch)
-        enqueued = any(not isinstance(outcome, BaseException) and outcome.enqueued for outcome in outcomes)
-        if enqueued and self.on_enqueued is not None:
-            self.on_enqueued()
         waiters: dict[asyncio.AbstractEventLoop, list[tuple[Any, ServiceResult | BaseException]]] = {}
         for pending, outcome in zip(batch, outcomes, strict=True):
             if pending.loop is not None:

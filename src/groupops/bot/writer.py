@@ -185,7 +185,7 @@ class CallbackHost:
             try:
                 prepared = self.processor.prepare_message(plain)
             except (InputFormatError, ConfigurationError) as error:
-                status, text, _ = refusal(error)
+                status, text = refusal(error)
                 peer.answer(request_id, status, text)
                 continue
             if prepared is None:
