@@ -172,3 +172,28 @@ def test_a_killed_writer_process_is_restarted_and_callbacks_go_through_again(tmp
         assert _count(workspace, OutboxItem) == 2
     finally:
         workspace.close()
+
+
+def test_an_unexpected_error_reading_a_callback_is_a_500_and_the_host_keeps_serving(
+    hosted: tuple[Workspace, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, path = hosted
+    original = CallbackProcessor.prepare_message
+
+    def failing(self: CallbackProcessor, plain: str) -> object:
+        if "boom" in plain:
+            raise RuntimeError("boom")
+        return original(self, plain)
+
+    monkeypatch.setattr(CallbackProcessor, "prepare_message", failing)
+
+    async def scenario() -> list[tuple[int, str]]:
+        client = WriterClient(path)
+        try:
+            first = await client.answer(_text_message("60001", "boom"))
+            second = await client.answer(_text_message("60002", "签到"))
+            return [first, second]
+        finally:
+            await client.close()
+
+    assert asyncio.run(scenario()) == [(500, "callback failed: boom"), (200, "success")]

@@ -188,6 +188,10 @@ class CallbackHost:
                 status, text = refusal(error)
                 peer.answer(request_id, status, text)
                 continue
+            except Exception as error:  # as the one-process path: 500 (WeCom retries), and keep serving
+                log.exception("WeCom callback failed")
+                peer.answer(request_id, 500, f"callback failed: {error}")
+                continue
             if prepared is None:
                 self._pool.submit(self._other, peer, request_id, plain)
             else:
