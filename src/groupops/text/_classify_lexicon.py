@@ -209,6 +209,8 @@ class SpamLexicon:
     hard_ad: TermFinder
     promotion: TermFinder
     warning: TermFinder
+    not_contact: re.Pattern[str]
+    """Words removed before the contact cues are looked for (叠加 is not 加我)."""
 
 
 def classify_data_directory() -> Path:
@@ -332,7 +334,14 @@ def load_spam_lexicon(directory: Path | None = None) -> SpamLexicon:
         hard_ad=TermFinder(_words(data.get("hard_ad"), "hard_ad")),
         promotion=TermFinder(_words(data.get("promotion"), "promotion")),
         warning=TermFinder(_words(data.get("warning"), "warning")),
+        not_contact=_any_of(_words(contact.get("not_contact"), "contact_request.not_contact")),
     )
+
+
+def _any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    """A pattern matching any of ``words`` (longest first); one that matches nothing when empty."""
+    ordered = sorted(set(words), key=lambda word: (-len(word), word))
+    return re.compile("|".join(map(re.escape, ordered)) if ordered else "(?!)")
 
 
 @cache

@@ -70,7 +70,6 @@ _WEIGHTS = {
     "phone": 0.5,
     "warning": -1.0,  # per word: a warning about spam quotes its cues
 }
-_NOT_CONTACT = re.compile("叠加|增加|参加|追加|附加|外加|更加")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +88,7 @@ def _compact(text: str) -> str:
 
 
 def _spam_evidence(gentle: str, compact: str, lexicon: SpamLexicon) -> dict[str, list[str]]:
-    contact_text = _NOT_CONTACT.sub("", compact)  # 叠加 我刚试了 is not 加我
+    contact_text = lexicon.not_contact.sub("", compact)  # 叠加 我刚试了 is not 加我
     strong = lexicon.strong_contact.found(contact_text)
     evidence: dict[str, list[str]] = {
         "link": _LINK.findall(gentle),
