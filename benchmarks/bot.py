@@ -6,10 +6,11 @@ Full run (issue 10): python benchmarks/bot.py --seconds 30 --rate 1000
 A bounded, open-loop loopback load: ``--rate`` encrypted text-message callbacks per second for
 ``--seconds``, sent on schedule by a separate load-generator process (at most ``--clients``
 requests in flight), each a member's first 签到 of the day, which makes exactly one group
-message. The server side runs as ``groupops bot serve`` does: the receiver (uvicorn) verifies, decrypts
-and parses each callback and hands it to the service's group-commit applier (one transaction
-per batch of waiting callbacks), and the outbox worker runs in its own thread, woken on new rows. Robot senders point at the fake WeCom
-server from the tests, one robot per group, with WeCom's real budget of 20 messages per minute
+message. The server side is the app ``groupops bot serve`` runs (``serve_app``): by default the web
+process (uvicorn) verifies and decrypts each callback and forwards it to the writer process, which
+applies the callbacks that arrived together in one transaction and runs the outbox worker
+(``--layout single-process``: all in one process, the applier batching waiting callbacks).
+Robot senders point at the fake WeCom server from the tests, one robot per group, with WeCom's real budget of 20 messages per minute
 per robot, so most actions queue rather than send during the run.
 
 Printed, measured in the same run:
